@@ -1,0 +1,73 @@
+# qwen3lab: `make run` executes the notebooks, `make test` tests them. Both set up .venv first.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON    ?= python3
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+PROFILE   ?= tiny
+QUIET     := 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+TEST_HOME := $(CURDIR)/artifacts-test
+
+export QWEN3LAB_PROFILE := $(PROFILE)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export UNSLOTH_AUTO_INSTALL := 0
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help setup run test test-unit test-notebooks test-gpu lab refresh-outputs bench bench-data lock clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+	@echo "  PROFILE=tiny|full (default tiny); QWEN3LAB_HOME moves the artifacts root (default ./artifacts)"
+
+setup: $(STAMP) ## create .venv and install everything (done once; later calls are instant)
+
+# torch first from its pinned CPU build, then the stack under the lock file, then Unsloth
+# without its dependencies (they would pull triton/xformers/torchvision and break the import).
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24" setuptools wheel $(QUIET)
+	$(PY) -m pip install -q -c constraints.txt torch==2.13.0 $(QUIET)
+	$(PY) -m pip install -q -c constraints.txt -e ".[notebooks,test]" $(QUIET)
+	$(PY) -m pip install -q -c constraints.txt --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9 $(QUIET)
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (qwen3lab)" >/dev/null
+	@touch $@
+
+run: $(STAMP) ## execute every notebook in order (PROFILE=tiny|full); copies go to <artifacts>/notebooks
+	$(PY) tools/run_notebooks.py $(NOTEBOOKS)
+
+test: $(STAMP) ## unit tests + every notebook under nbval, tiny profile, CPU
+	rm -rf $(TEST_HOME)
+	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests
+	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
+
+test-unit: $(STAMP) ## unit and pipeline tests only
+	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests
+
+test-notebooks: $(STAMP) ## notebooks under nbval only
+	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
+
+test-gpu: ## every notebook under nbval on a CUDA machine with Unsloth (see docs/gpu.md)
+	bash tools/test_gpu.sh
+
+refresh-outputs: $(STAMP) ## re-execute the notebooks and keep only the outputs of checked cells
+	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) tools/run_notebooks.py --refresh $(NOTEBOOKS)
+
+lab: $(STAMP) ## JupyterLab with the project's kernel
+	$(VENV)/bin/jupyter lab notebooks
+
+bench-data: $(STAMP) ## the CPU data-pipeline benchmark (full-size synthetic data)
+	$(PY) benchmarks/bench_data.py
+
+bench: ## the GPU training benchmark (needs CUDA; see docs/benchmarks.md)
+	python3 benchmarks/bench_train.py
+
+lock: $(STAMP) ## rewrite constraints.txt from the installed environment
+	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^torch==' ; echo 'torch==2.13.0'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
+clean: ## remove the artifacts (not .venv)
+	rm -rf artifacts artifacts-test swanlog

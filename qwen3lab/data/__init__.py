@@ -1,0 +1,1 @@
+"""Data stages: sources (Hub or bundled), cleaning, validation, mixing, synthetic full-size data."""

