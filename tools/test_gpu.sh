@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# `make test-gpu`: every notebook under nbval, with the Unsloth backend, on a CUDA GPU.
+#
+# PROFILE=full with the Hub (or a pre-filled cache) runs the real Qwen3-8B: the notebooks are
+# executed and their assert cells must pass (the stored outputs of checked cells are the tiny
+# profile's, so they are not compared). Otherwise the tiny model runs in 4-bit, offline, and
+# checked cells are compared as on the CPU. Prints the wall time of each notebook and the
+# peak GPU memory seen by nvidia-smi. Uses $PY (default: .venv/bin/python if present, else python3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
+export QWEN3LAB_BACKEND=unsloth UNSLOTH_AUTO_INSTALL=0 TOKENIZERS_PARALLELISM=false
+export QWEN3LAB_HOME=${QWEN3LAB_HOME:-$PWD/artifacts-gpu}
+REPORT=${REPORT:-$QWEN3LAB_HOME/../gpu-report.txt}
+
+profile=$("$PY" - "${PROFILE:-tiny}" <<'PY'
+import sys, torch, importlib.util
+if not torch.cuda.is_available():
+    sys.exit("make test-gpu needs a CUDA GPU; on a CPU run `make test` instead")
+if importlib.util.find_spec("unsloth") is None:
+    sys.exit("make test-gpu needs Unsloth: pip install --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9")
+wanted = sys.argv[1]
+if wanted == "full":
+    from qwen3lab.backend import BackendError, check_model_reachable
+    from qwen3lab.config import get_config
+    try:
+        check_model_reachable(get_config("full").model_name)
+    except BackendError as err:
+        print(f"full profile unavailable ({err}); using the tiny model in 4-bit", file=sys.stderr)
+        wanted = "tiny"
+print(wanted)
+PY
+)
+export QWEN3LAB_PROFILE=$profile
+rm -rf "$QWEN3LAB_HOME"
+# tiny: nbval compares checked cells; full: the notebooks are executed and their asserts must pass
+run_one() {
+  if [ "$profile" = full ]; then "$PY" tools/run_notebooks.py "$1"
+  else "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env "$1"; fi
+}
+
+nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > /tmp/qwen3lab-gpumem.txt &
+smi=$!
+trap 'kill $smi 2>/dev/null || true' EXIT
+{
+  echo "profile=$profile backend=unsloth $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+  "$PY" -c "import qwen3lab.artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
+} | tee "$REPORT"
+status=0
+for nb in notebooks/[0-9][0-9]_*.ipynb; do
+  start=$(date +%s.%N)
+  if run_one "$nb" > /tmp/qwen3lab-nb.log 2>&1; then
+    result=passed
+  else
+    result=FAILED; status=1; tail -n 60 /tmp/qwen3lab-nb.log
+  fi
+  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+  printf '%-32s %-7s %6.1f s  %s\n' "$(basename "$nb")" "$result" "$secs" "$(tail -n 1 /tmp/qwen3lab-nb.log)" | tee -a "$REPORT"
+done
+kill $smi 2>/dev/null || true
+peak=$(sort -n /tmp/qwen3lab-gpumem.txt | tail -n 1)
+echo "peak GPU memory (nvidia-smi, all processes): ${peak} MiB" | tee -a "$REPORT"
+exit $status
