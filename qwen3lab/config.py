@@ -75,6 +75,8 @@ class Config:
     lr_scheduler_type: str = "linear"
     seed: int = 3407
     save_steps: int = 10
+    padding_free: bool | None = None  # None = the library's default (Unsloth turns it on)
+    auto_recipe: bool = False  # fit micro-batch/checkpointing to the free GPU memory (recipe.py)
     report_to: str = "swanlab"
     swanlab_mode: str = "offline"  # "offline" (local files, no account) or "cloud"
 
@@ -178,6 +180,7 @@ PROFILES: dict[str, Config] = {
         learning_rate=2e-4,
         max_steps=30,
         save_steps=10,
+        auto_recipe=True,
         swanlab_mode="cloud",
     ),
 }

@@ -1,0 +1,239 @@
+"""GPU training benchmark: three QLoRA recipes on a Qwen3-8B-shaped model, side by side.
+
+    python benchmarks/bench_train.py                       # all recipes, max_seq_length 8192
+    python benchmarks/bench_train.py --max-seq-length 2048 --recipes c
+    python benchmarks/bench_train.py --memory-cap-gib 24 --recipes b,c
+
+Recipes (each in its own process, so Unsloth's patches never leak into the others):
+  a  transformers + PEFT + bitsandbytes, micro-batch 2 x 4, gradient checkpointing, padded rows
+  b  the source tutorial's Unsloth recipe as written: 2 x 4, Unsloth checkpointing, padded rows
+  c  qwen3lab's default GPU recipe (qwen3lab/recipe.py): the same rows per step, fitted to the card
+
+The model has Qwen3-8B's exact shape (hidden 4096, intermediate 12288, 36 layers, 32/8 heads,
+head_dim 128, vocabulary 151,936, untied) and random weights, so nothing is downloaded; it is
+written once in bf16 to --model-dir and quantized to NF4 on load. The data are the full-size
+synthetic sets of qwen3lab/data/synth.py (real schemas, realistic lengths) mixed 25/75 and
+rendered and masked exactly as in the notebooks. Prints a table and writes JSON (--out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+#: H100 bf16 dense matrix throughput measured on the GPU machine (see docs/benchmarks.md).
+PEAK_FLOPS = 790e12
+RECIPES = {
+    "a": {"backend": "transformers", "use_gradient_checkpointing": True, "padding_free": False,
+          "auto_recipe": False, "what": "transformers + PEFT + bitsandbytes, 2 x 4, checkpointing, padded"},
+    "b": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
+          "auto_recipe": False, "what": "Unsloth, source recipe as written: 2 x 4, Unsloth checkpointing, padded"},
+    "c": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
+          "auto_recipe": True, "what": "Unsloth, qwen3lab default: fitted to the free memory"},
+}
+
+
+def flops_per_token(seq_len: float, r: int = 32) -> float:
+    """4 x frozen + 6 x LoRA parameters + attention, per trained token (Qwen3-8B shape)."""
+    h, inter, layers, heads, kv, hd, vocab = 4096, 12288, 36, 32, 8, 128, 151_936
+    frozen = layers * (h * heads * hd + 2 * h * kv * hd + heads * hd * h + 3 * h * inter) + vocab * h
+    lora = layers * r * ((h + heads * hd) + 2 * (h + kv * hd) + (heads * hd + h) + 3 * (h + inter))
+    attention = 6 * layers * heads * hd * seq_len  # causal: half of 12 * layers * d * seq
+    return 4 * frozen + 6 * lora + attention
+
+
+# -- the parent: model, data, one process per recipe ---------------------------------------------
+
+
+def build_model(model_dir: Path) -> None:
+    if (model_dir / "config.json").is_file():
+        return
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from qwen3lab.tiny import QWEN3_8B, load_qwen3_tokenizer
+
+    config = Qwen3Config(**{k: v for k, v in QWEN3_8B.items() if k != "rope_theta"},
+                         rope_parameters={"rope_type": "default", "rope_theta": QWEN3_8B["rope_theta"]},
+                         tie_word_embeddings=False, dtype="bfloat16")
+    start = time.perf_counter()
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = Qwen3ForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(model_dir)
+    load_qwen3_tokenizer().save_pretrained(model_dir)
+    print(f"built the Qwen3-8B-shaped model in {time.perf_counter() - start:.0f} s -> {model_dir}", flush=True)
+    del model
+    torch.cuda.empty_cache()
+
+
+def build_data(data_dir: Path, rows: int, seed: int) -> None:
+    if (data_dir / "dataset_info.json").is_file():
+        return
+    import qwen3lab as q
+    from datasets import Dataset
+
+    from qwen3lab.data import synth
+
+    tokenizer = q.load_qwen3_tokenizer()
+    reasoning = Dataset.from_list(synth.synth_reasoning(19_252, seed=seed))
+    chat = Dataset.from_list(synth.synth_chat(100_000, seed=seed))
+    reasoning = q.to_text(q.reasoning_to_conversations(reasoning), tokenizer, enable_thinking=True)
+    chat = q.to_text(q.standardize_sharegpt(chat), tokenizer, enable_thinking=False)
+    mixed = q.mix_datasets(reasoning, chat, chat_fraction=0.75, seed=seed)
+    mixed.select(range(rows)).select_columns(["text"]).save_to_disk(str(data_dir))
+
+
+def run_recipe(name: str, args) -> dict:
+    env = {**os.environ, "QWEN3LAB_BACKEND": RECIPES[name]["backend"], "PYTHONUNBUFFERED": "1"}
+    env.pop("UNSLOTH_TOKEN_BUDGET", None)
+    cmd = [sys.executable, __file__, "--worker", name, "--model-dir", str(args.model_dir), "--data-dir",
+           str(args.data_dir), "--max-seq-length", str(args.max_seq_length), "--steps", str(args.steps),
+           "--warmup", str(args.warmup), "--memory-cap-gib", str(args.memory_cap_gib)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    tail = (proc.stdout[-2000:] + proc.stderr[-4000:]).strip()
+    return {"recipe": name, "error": tail.splitlines()[-1] if tail else f"exit {proc.returncode}", "log": tail}
+
+
+def print_table(results: list[dict], args) -> None:
+    cap = f", memory cap {args.memory_cap_gib} GiB" if args.memory_cap_gib else ""
+    print(f"\nmax_seq_length {args.max_seq_length}{cap}, {args.steps} steps (median of the last "
+          f"{args.steps - args.warmup})")
+    print(f"{'recipe':<7}{'trained tok/s':>14}{'tokens/s':>10}{'step s':>8}{'peak GiB':>10}{'MFU':>7}  what")
+    for r in results:
+        if "error" in r:
+            print(f"{r['recipe']:<7}{'failed':>14}  {r['error'][:150]}")
+            continue
+        print(f"{r['recipe']:<7}{r['trained_tokens_per_s']:>14,.0f}{r['tokens_per_s']:>10,.0f}"
+              f"{r['step_s']:>8.2f}{r['peak_reserved_gib']:>10.1f}{r['mfu']:>7.1%}  {r['what']}")
+        if r.get("recipe_choice"):
+            print(f"{'':7}chosen: {r['recipe_choice']}")
+    done = {r["recipe"]: r for r in results if "error" not in r}
+    if "b" in done and "c" in done:
+        speedup = done["c"]["trained_tokens_per_s"] / done["b"]["trained_tokens_per_s"]
+        n = min(len(done["b"]["losses"]), len(done["c"]["losses"]))
+        worst = max(abs(x - y) / abs(x) for x, y in zip(done["b"]["losses"][:n], done["c"]["losses"][:n]))
+        print(f"c / b = {speedup:.2f}x trained tokens/s; loss per token, largest relative difference "
+              f"over {n} steps: {worst:.2%}")
+
+
+# -- a worker: one recipe in its own process --------------------------------------------------------
+
+
+def worker(name: str, args) -> None:
+    import torch
+
+    import qwen3lab as q
+    from datasets import load_from_disk
+    from transformers import TrainerCallback
+
+    from qwen3lab.recipe import cap_gpu_memory
+
+    if args.memory_cap_gib:
+        cap_gpu_memory(args.memory_cap_gib)
+    spec = RECIPES[name]
+    cfg = q.get_config("full", model_name=str(args.model_dir), max_seq_length=args.max_seq_length,
+                       max_steps=args.steps, warmup_steps=1, report_to="none", save_steps=10**6,
+                       logging_steps=1, dataset_num_proc=8, backend=spec["backend"],
+                       use_gradient_checkpointing=spec["use_gradient_checkpointing"],
+                       padding_free=spec["padding_free"], auto_recipe=spec["auto_recipe"])
+    model, tokenizer = q.load_model(cfg)
+    model = q.add_lora(model, cfg)
+    trainer = q.make_trainer(model, tokenizer, load_from_disk(str(args.data_dir)), cfg)
+
+    counts = {"tokens": 0, "trained": 0, "rows": 0}
+    collate = trainer.data_collator
+
+    def counting_collator(features):
+        batch = collate(features)
+        labels = batch["labels"]
+        if "attention_mask" in batch:
+            counts["tokens"] += int(batch["attention_mask"].sum())
+        else:  # padding-free: one row of real tokens
+            counts["tokens"] += int(labels.numel())
+        counts["trained"] += int((labels[:, 1:] != -100).sum())
+        counts["rows"] += len(features)
+        return batch
+
+    trainer.data_collator = counting_collator
+    steps: list[dict] = []
+
+    class Timer(TrainerCallback):
+        def on_step_begin(self, *_, **__):
+            torch.cuda.synchronize()
+            self.start, self.before = time.perf_counter(), dict(counts)
+
+        def on_step_end(self, *_, **__):
+            torch.cuda.synchronize()
+            steps.append({"s": time.perf_counter() - self.start,
+                          "tokens": counts["tokens"] - self.before["tokens"],
+                          "trained": counts["trained"] - self.before["trained"],
+                          "rows": counts["rows"] - self.before["rows"]})
+
+    trainer.add_callback(Timer())
+    torch.cuda.reset_peak_memory_stats()
+    trainer.train()
+    measured = steps[args.warmup:]
+    step_s = statistics.median(s["s"] for s in measured)
+    total_s = sum(s["s"] for s in measured)
+    tokens = sum(s["tokens"] for s in measured)
+    trained = sum(s["trained"] for s in measured)
+    mean_len = tokens / max(1, sum(s["rows"] for s in measured))
+    flops = flops_per_token(mean_len) * tokens / total_s
+    result = {
+        "recipe": name, "what": spec["what"], "backend": q.BACKEND,
+        "device": torch.cuda.get_device_name(0), "max_seq_length": args.max_seq_length,
+        "memory_cap_gib": args.memory_cap_gib, "steps": len(steps),
+        "step_s": step_s, "tokens_per_s": tokens / total_s, "trained_tokens_per_s": trained / total_s,
+        "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
+        "peak_allocated_gib": torch.cuda.max_memory_allocated() / 2**30,
+        "mfu": flops / PEAK_FLOPS,
+        "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
+        "recipe_choice": getattr(trainer, "qwen3lab_recipe", None),
+    }
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", default="a,b,c")
+    parser.add_argument("--max-seq-length", type=int, default=8192)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=2, help="steps left out of the timing")
+    parser.add_argument("--memory-cap-gib", type=float, default=0.0)
+    parser.add_argument("--model-dir", type=Path, default=Path("/tmp/qwen3-8b-shape"))
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qwen3lab-bench-data"))
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--worker", choices=sorted(RECIPES))
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args)
+        return
+    os.environ.setdefault("QWEN3LAB_BACKEND", "transformers")  # the parent only builds; no Unsloth import
+    build_model(args.model_dir)
+    build_data(args.data_dir, rows=8 * args.steps * 2, seed=3407)
+    results = []
+    for name in args.recipes.split(","):
+        start = time.perf_counter()
+        results.append(run_recipe(name, args))
+        print(f"recipe {name}: {time.perf_counter() - start:.0f} s wall", flush=True)
+    print_table(results, args)
+    if args.out:
+        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
+                                       indent=2))
+
+
+if __name__ == "__main__":
+    main()

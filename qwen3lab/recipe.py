@@ -1,0 +1,123 @@
+"""The GPU training recipe: micro-batch, padding-free batching and checkpointing, fitted to the card.
+
+The source tutorial's recipe (2 rows x 4 accumulation steps, rows padded per batch, Unsloth's
+offloaded gradient checkpointing) is sized for a small card and leaves a large one idle. On a GPU
+with room, it is faster to feed all rows of an optimizer step as one padding-free micro-batch
+and to keep activations instead of recomputing them. Unsloth can split such a micro-batch into
+passes of at most ``UNSLOTH_TOKEN_BUDGET`` tokens with an unchanged loss, so the budget (not the
+row count) is what must fit in memory. ``fit_recipe`` computes that budget from the free memory
+and a per-token activation cost, and turns checkpointing on only when a single row of
+``max_seq_length`` tokens would not fit without it.
+
+Activation costs were measured on an H100 with the Qwen3-8B shape (NF4, LoRA r=32 on all seven
+projections, bf16): see docs/benchmarks.md. They scale with layers x hidden size for other shapes.
+
+Introduced in 05_lora_training.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from .config import Config
+
+GIB = 2**30
+#: Qwen3-8B shape, per token of a micro-batch, in bytes (H100, bf16, NF4, LoRA r=32).
+ACTIVATION_BYTES_NO_CHECKPOINTING = 4.1 * 2**20
+ACTIVATION_BYTES_CHECKPOINTING = 0.17 * 2**20
+#: What training needs beyond the loaded model (measured after loading it): gradients and
+#: optimizer state of the LoRA weights, chunked cross-entropy buffers, allocator slack.
+BASE_BYTES = 2.5 * GIB
+HEADROOM = 0.85  # use at most this share of the free memory
+_REFERENCE_SIZE = 36 * 4096  # num_hidden_layers x hidden_size of Qwen3-8B
+
+TOKEN_BUDGET_ENV = "UNSLOTH_TOKEN_BUDGET"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    per_device_train_batch_size: int
+    gradient_accumulation_steps: int
+    use_gradient_checkpointing: str | bool
+    padding_free: bool | None
+    token_budget: int | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _scale(model_config) -> float:
+    if model_config is None:
+        return 1.0
+    text = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+    return (text.num_hidden_layers * text.hidden_size) / _REFERENCE_SIZE
+
+
+def source_recipe(cfg: Config, reason: str) -> Recipe:
+    """The recipe exactly as the config states it (the source tutorial's, on the full profile)."""
+    return Recipe(cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps,
+                  cfg.use_gradient_checkpointing, cfg.padding_free, None, reason)
+
+
+def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe:
+    """The fastest recipe that fits ``free_bytes`` of GPU memory, keeping the rows per optimizer step.
+
+    ``None`` free memory (no GPU) or ``cfg.auto_recipe`` off keep the configured recipe.
+    Introduced in 05_lora_training.
+    """
+    if not cfg.auto_recipe or free_bytes is None:
+        return source_recipe(cfg, "as configured (auto_recipe off or no GPU)")
+    rows = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+    scale = _scale(model_config)
+    usable = HEADROOM * free_bytes - BASE_BYTES * scale
+    for checkpointing, per_token in ((False, ACTIVATION_BYTES_NO_CHECKPOINTING),
+                                     ("unsloth", ACTIVATION_BYTES_CHECKPOINTING)):
+        budget = int(usable / (per_token * scale)) if usable > 0 else 0
+        if budget >= cfg.max_seq_length:
+            what = "off" if checkpointing is False else "Unsloth's (offloaded)"
+            return Recipe(rows, 1, checkpointing, True, budget,
+                          f"{free_bytes / GIB:.1f} GiB free: one padding-free micro-batch of {rows} rows per step, "
+                          f"at most {budget:,} tokens per pass, gradient checkpointing {what}")
+    return source_recipe(cfg, f"only {free_bytes / GIB:.1f} GiB free: not enough for one {cfg.max_seq_length}-token "
+                              "row without padding; keeping the configured recipe")
+
+
+def apply_recipe(cfg: Config, recipe: Recipe) -> Config:
+    """``cfg`` with the recipe's batch and checkpointing, and the token budget exported for Unsloth."""
+    if recipe.token_budget:
+        os.environ[TOKEN_BUDGET_ENV] = str(recipe.token_budget)
+    else:
+        os.environ.pop(TOKEN_BUDGET_ENV, None)
+    return cfg.replace(per_device_train_batch_size=recipe.per_device_train_batch_size,
+                       gradient_accumulation_steps=recipe.gradient_accumulation_steps,
+                       use_gradient_checkpointing=recipe.use_gradient_checkpointing,
+                       padding_free=recipe.padding_free)
+
+
+def free_gpu_bytes() -> int | None:
+    """Free memory of GPU 0 as this process may use it (honours a per-process memory fraction)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    free, total = torch.cuda.mem_get_info()
+    fraction = getattr(torch.cuda, "_qwen3lab_memory_fraction", None)
+    if fraction is not None:
+        free = min(free, int(fraction * total) - torch.cuda.memory_reserved())
+    return free
+
+
+def cap_gpu_memory(gib: float) -> None:
+    """Let this process use at most ``gib`` GiB of GPU 0 (to rehearse a smaller card)."""
+    import torch
+
+    total = torch.cuda.get_device_properties(0).total_memory
+    fraction = min(1.0, gib * GIB / total)
+    torch.cuda.set_per_process_memory_fraction(fraction)
+    torch.cuda._qwen3lab_memory_fraction = fraction
+
+
+__all__ = ["Recipe", "apply_recipe", "cap_gpu_memory", "fit_recipe", "free_gpu_bytes", "source_recipe"]

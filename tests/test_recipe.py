@@ -1,0 +1,57 @@
+"""Guards the GPU recipe chooser: it keeps the rows per optimizer step, turns checkpointing off
+only when a full-length row fits without it, falls back to the configured recipe on small cards
+or without a GPU, and hands Unsloth the token budget."""
+
+import os
+
+from qwen3lab.config import get_config
+from qwen3lab.recipe import GIB, TOKEN_BUDGET_ENV, apply_recipe, fit_recipe
+
+
+def test_large_card_drops_checkpointing_and_keeps_rows_per_step():
+    cfg = get_config("full")
+    recipe = fit_recipe(cfg, 70 * GIB)
+    assert recipe.per_device_train_batch_size * recipe.gradient_accumulation_steps == 8
+    assert recipe.use_gradient_checkpointing is False and recipe.padding_free is True
+    assert recipe.token_budget >= cfg.max_seq_length
+    assert "70.0 GiB free" in recipe.reason
+
+
+def test_small_card_keeps_offloaded_checkpointing():
+    recipe = fit_recipe(get_config("full"), 16 * GIB)
+    assert recipe.use_gradient_checkpointing == "unsloth"
+    assert recipe.token_budget >= 8192
+
+
+def test_too_little_memory_or_no_gpu_keeps_the_configured_recipe():
+    cfg = get_config("full")
+    for free in (None, 2 * GIB):
+        recipe = fit_recipe(cfg, free)
+        assert (recipe.per_device_train_batch_size, recipe.gradient_accumulation_steps) == (2, 4)
+        assert recipe.token_budget is None
+
+
+def test_auto_recipe_off_is_respected():
+    recipe = fit_recipe(get_config("tiny"), 70 * GIB)
+    assert (recipe.per_device_train_batch_size, recipe.use_gradient_checkpointing) == (2, "unsloth")
+
+
+def test_budget_scales_with_model_size():
+    from qwen3lab.tiny import tiny_qwen3_config
+
+    cfg = get_config("full")
+    tiny = tiny_qwen3_config(get_config("tiny"))
+    big, small = fit_recipe(cfg, 70 * GIB), fit_recipe(cfg, 70 * GIB, tiny)
+    assert big.use_gradient_checkpointing is small.use_gradient_checkpointing is False
+    assert small.token_budget > 100 * big.token_budget
+
+
+def test_apply_recipe_sets_the_config_and_unsloth_budget(monkeypatch):
+    monkeypatch.delenv(TOKEN_BUDGET_ENV, raising=False)
+    cfg = get_config("full")
+    recipe = fit_recipe(cfg, 70 * GIB)
+    applied = apply_recipe(cfg, recipe)
+    assert (applied.per_device_train_batch_size, applied.gradient_accumulation_steps) == (8, 1)
+    assert os.environ[TOKEN_BUDGET_ENV] == str(recipe.token_budget)
+    apply_recipe(cfg, fit_recipe(cfg, None))
+    assert TOKEN_BUDGET_ENV not in os.environ
