@@ -1,0 +1,126 @@
+"""Figures for the notebooks. Each function returns a ``matplotlib.figure.Figure`` built without
+pyplot (no global state: a notebook shows it as the cell's value, a stage saves it with
+``savefig``). Labels are in English so no CJK font is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+#: One colour per data source, the same in every figure.
+SOURCE_COLORS = {"reasoning": "#4c72b0", "chat": "#dd8452"}
+
+
+def _color(name: str, i: int) -> str:
+    return SOURCE_COLORS.get(name, f"C{i + 2}")
+
+
+# -- 03 dataset cleaning, 04 sampling -----------------------------------------------------------------
+
+
+def plot_length_histogram(lengths: Mapping[str, "np.typing.ArrayLike"], *, max_seq_length: int | None = None,
+                          bins: int = 40, title: str = "Token length per row"):
+    """Histograms of token lengths, one per source, on a log axis, with ``max_seq_length`` marked.
+
+    ``lengths``: name -> token counts (e.g. ``{"reasoning": reasoning["n_tokens"], ...}``).
+    Introduced in 03_dataset_cleaning.
+    """
+    from matplotlib.figure import Figure
+
+    arrays = {name: np.asarray(values, dtype=float) for name, values in lengths.items()}
+    every = np.concatenate([a for a in arrays.values() if a.size] or [np.ones(1)])
+    low, high = max(1.0, every.min()), max(2.0, every.max(), float(max_seq_length or 0) * 1.05)
+    edges = np.geomspace(low, high, bins + 1)
+    fig = Figure(figsize=(8, 3.6))
+    ax = fig.add_subplot()
+    for i, (name, values) in enumerate(arrays.items()):
+        median = f", median {int(np.median(values))}" if values.size else ""
+        ax.hist(values, bins=edges, alpha=0.6, color=_color(name, i), label=f"{name} ({values.size} rows{median})")
+    if max_seq_length:
+        ax.axvline(max_seq_length, color="black", linestyle="--", linewidth=1)
+        ax.annotate(f"max_seq_length = {max_seq_length}", (max_seq_length, 1), xycoords=("data", "axes fraction"),
+                    xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x:,.0f}")
+    ax.set_xlabel("tokens per row (log scale)")
+    ax.set_ylabel("rows")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_mix_composition(composition: Mapping[str, Mapping[str, int]], *, title: str = "Mixed data set"):
+    """Share of each source in the mix, by rows and (when known) by tokens, as 100% bars.
+
+    ``composition``: source -> {"rows": n, "tokens": n} (``qwen3lab.composition(dataset)``).
+    Introduced in 04_sampling.
+    """
+    from matplotlib.figure import Figure
+
+    measures = [m for m in ("rows", "tokens") if all(m in v for v in composition.values())]
+    fig = Figure(figsize=(8, 1.2 + 0.8 * len(measures)))
+    ax = fig.add_subplot()
+    for y, measure in enumerate(measures):
+        total = sum(v[measure] for v in composition.values()) or 1
+        left = 0.0
+        for i, (name, values) in enumerate(composition.items()):
+            share = values[measure] / total
+            ax.barh(y, share, left=left, color=_color(name, i), label=name if y == 0 else None)
+            if share > 0.08:
+                ax.text(left + share / 2, y, f"{name}\n{values[measure]:,} ({share:.0%})", ha="center",
+                        va="center", fontsize=8, color="white")
+            left += share
+    ax.set_yticks(range(len(measures)), [f"by {m}" for m in measures])
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
+    ax.invert_yaxis()
+    ax.set_title(title, loc="left")
+    ax.legend(fontsize=8, loc="lower right", bbox_to_anchor=(1, 1), ncol=len(composition), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["SOURCE_COLORS", "plot_length_histogram", "plot_mix_composition"]
+
+
+# -- 05 LoRA training ---------------------------------------------------------------------------------
+
+#: The quantities ``plot_training`` draws, in panel order, with their axis labels.
+TRAINING_PANELS = (("loss", "train/loss"), ("grad_norm", "grad_norm"), ("learning_rate", "learning_rate"),
+                   ("epoch", "epoch"))
+
+
+def plot_training(log_history, out_path=None, *, title: str = "LoRA training"):
+    """train/loss, grad_norm, learning_rate and epoch against global_step, one panel each, from
+    ``trainer.state.log_history``; also saved as a PNG when ``out_path`` is given.
+
+    Only the per-step entries count (the final summary entry has ``train_loss``, not ``loss``).
+    Introduced in 05_lora_training.
+    """
+    from matplotlib.figure import Figure
+
+    steps = [entry for entry in log_history if "loss" in entry and "step" in entry]
+    if not steps:
+        raise ValueError("log_history has no per-step 'loss' entries: train first (logging_steps >= 1)")
+    fig = Figure(figsize=(10, 6))
+    axes = fig.subplots(2, 2, sharex=True).flatten()
+    for ax, (key, label) in zip(axes, TRAINING_PANELS):
+        points = [(entry["step"], entry[key]) for entry in steps if entry.get(key) is not None]
+        if points:
+            x, y = zip(*points)
+            ax.plot(x, y, marker="o", markersize=2.5, linewidth=1.2)
+        ax.set_title(label, fontsize=10)
+        ax.grid(alpha=0.3)
+    for ax in axes[2:]:
+        ax.set_xlabel("global_step")
+    fig.suptitle(title)
+    fig.tight_layout()
+    if out_path is not None:
+        fig.savefig(out_path, dpi=110)
+    return fig
+
+
+__all__ += ["TRAINING_PANELS", "plot_training"]
