@@ -187,6 +187,17 @@ def worker(name: str, args) -> None:
     torch.cuda.reset_peak_memory_stats()
     trainer.train()
     measured = steps[args.warmup:]
+    if not sum(s["tokens"] for s in measured):
+        # The collator was bypassed (seen on the GPU machine with TRL 1.15 + Unsloth): use the
+        # rows per step and the mean truncated length and trained tokens of the training rows.
+        rows = cfg_rows = trainer.args.per_device_train_batch_size * trainer.args.gradient_accumulation_steps
+        data = trainer.train_dataset
+        lengths = [min(len(ids), args.max_seq_length) for ids in data["input_ids"]]
+        trained = [sum(1 for x in lab[1:args.max_seq_length] if x != -100) for lab in data["labels"]]
+        for s in measured:
+            s["rows"] = cfg_rows
+            s["tokens"] = rows * sum(lengths) / len(lengths)
+            s["trained"] = rows * sum(trained) / len(trained)
     step_s = statistics.median(s["s"] for s in measured)
     total_s = sum(s["s"] for s in measured)
     tokens = sum(s["tokens"] for s in measured)

@@ -247,43 +247,138 @@ class _TorchChunkedLogProb:
 
     TRL 1.15.0 calls ``apply(hidden, weight, bias, labels, temperature, chunk_size, softcap,
     logit_scale, outputs)`` and expects per-token (log_probs, entropy, log_sum_sq_probs,
-    mean_logits, is_top1), each None unless requested (log_probs always). Autograd does the
-    backward; chunking bounds the (tokens x vocab) logits kept at once.
+    mean_logits, is_top1), each None unless requested (log_probs always). Only ``log_probs``
+    carries a gradient; the other fields are metrics.
+
+    When the LM head is frozen (LoRA), the gradient of each log-prob with respect to its hidden
+    state, ``sum_j (onehot_j - p_j) * dlogit_j/du_j * W_j``, is formed chunk by chunk in the forward
+    pass and kept as one (tokens x hidden) tensor, so no (tokens x vocab) block outlives its chunk:
+    with Qwen3's 151,936-token vocabulary that is what made CPU training slow and memory-hungry.
+    A trainable head or bias falls back to plain autograd (``_autograd_log_probs``).
     """
 
     @staticmethod
     def apply(hidden, weight, bias, labels, temperature, chunk_size, softcap, logit_scale, outputs):
         import torch
 
-        fields = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
-        parts: dict[str, list] = {name: [] for name in fields}
-        chunk = int(chunk_size or 1024)
-        for start in range(0, hidden.shape[0], chunk):
-            logits = torch.nn.functional.linear(hidden[start:start + chunk], weight, bias).float()
-            logits = logits * logit_scale
-            if softcap:
-                logits = softcap * torch.tanh(logits / softcap)
-            logits = logits / temperature
-            logp = torch.log_softmax(logits, dim=-1)
-            target = labels[start:start + chunk]
-            parts["log_probs"].append(logp.gather(-1, target[:, None]).squeeze(-1))
-            if "entropy" in outputs:
-                parts["entropy"].append(-(logp.exp() * logp).sum(-1))
-            if "log_sum_sq_probs" in outputs:
-                parts["log_sum_sq_probs"].append(torch.logsumexp(2 * logp, dim=-1))
-            if "mean_logits" in outputs:
-                parts["mean_logits"].append(logits.mean(-1))
-            if "is_top1" in outputs:
-                parts["is_top1"].append(logits.argmax(-1) == target)
-        result = []
-        for name in fields:
-            if name != "log_probs" and name not in outputs:
-                result.append(None)
-            elif parts[name]:
-                result.append(torch.cat(parts[name]))
-            else:  # no trainable token in this batch: keep the graph connected
-                result.append(hidden.new_zeros(0) if name != "is_top1" else hidden.new_zeros(0, dtype=torch.bool))
-        return tuple(result)
+        wants_param_grad = torch.is_grad_enabled() and (
+            weight.requires_grad or (bias is not None and bias.requires_grad))
+        if wants_param_grad:
+            return _autograd_log_probs(hidden, weight, bias, labels, temperature, chunk_size, softcap,
+                                       logit_scale, outputs)
+        return _fused_log_prob_function().apply(hidden, weight, bias, labels, temperature, chunk_size, softcap,
+                                                logit_scale, tuple(outputs))
+
+
+_FIELDS = ("log_probs", "entropy", "log_sum_sq_probs", "mean_logits", "is_top1")
+
+
+def _chunk_logits(hidden, weight, bias, temperature, softcap, logit_scale):
+    """Final logits of one chunk, and d(final logit)/d(raw logit) (a number when it is constant)."""
+    import torch
+
+    logits = torch.nn.functional.linear(hidden, weight, bias).float()
+    if logit_scale != 1:
+        logits = logits * logit_scale
+    slope = logit_scale / temperature
+    if softcap:
+        capped = torch.tanh(logits / softcap)
+        slope = (1 - capped * capped) * slope
+        logits = softcap * capped
+    if temperature != 1:
+        logits = logits / temperature
+    return logits, slope
+
+
+def _metrics(logits, logp, target, outputs, parts, probs=None) -> None:
+    import torch
+
+    if "entropy" in outputs:
+        parts["entropy"].append(-((logp.exp() if probs is None else probs) * logp).sum(-1))
+    if "log_sum_sq_probs" in outputs:
+        parts["log_sum_sq_probs"].append(torch.logsumexp(2 * logp, dim=-1))
+    if "mean_logits" in outputs:
+        parts["mean_logits"].append(logits.mean(-1))
+    if "is_top1" in outputs:
+        parts["is_top1"].append(logits.argmax(-1) == target)
+
+
+def _collect(parts, hidden, outputs) -> list:
+    import torch
+
+    result = []
+    for name in _FIELDS:
+        if name != "log_probs" and name not in outputs:
+            result.append(None)
+        elif parts[name]:
+            result.append(torch.cat(parts[name]))
+        else:  # no trainable token in this batch
+            result.append(hidden.new_zeros(0) if name != "is_top1" else hidden.new_zeros(0, dtype=torch.bool))
+    return result
+
+
+def _autograd_log_probs(hidden, weight, bias, labels, temperature, chunk_size, softcap, logit_scale, outputs):
+    """The straightforward version: autograd through every chunk (for a trainable LM head)."""
+    parts: dict[str, list] = {name: [] for name in _FIELDS}
+    chunk = int(chunk_size or 1024)
+    for start in range(0, hidden.shape[0], chunk):
+        logits, _ = _chunk_logits(hidden[start:start + chunk], weight, bias, temperature, softcap, logit_scale)
+        logp = logits.log_softmax(-1)
+        target = labels[start:start + chunk]
+        parts["log_probs"].append(logp.gather(-1, target[:, None]).squeeze(-1))
+        _metrics(logits, logp, target, outputs, parts)
+    result = _collect(parts, hidden, outputs)
+    if not parts["log_probs"]:
+        result[0] = hidden.sum(-1)[:0]  # keep the graph connected
+    return tuple(result)
+
+
+_FUSED = None
+
+
+def _fused_log_prob_function():
+    """The autograd Function behind ``_TorchChunkedLogProb`` (built on first use: torch is imported lazily)."""
+    global _FUSED
+    if _FUSED is not None:
+        return _FUSED
+    import torch
+
+    class FusedLogProb(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, hidden, weight, bias, labels, temperature, chunk_size, softcap, logit_scale, outputs):
+            parts: dict[str, list] = {name: [] for name in _FIELDS}
+            grad_hidden = torch.empty(hidden.shape, dtype=torch.float32) if hidden.requires_grad else None
+            chunk = int(chunk_size or 1024)
+            for start in range(0, hidden.shape[0], chunk):
+                h = hidden[start:start + chunk]
+                target = labels[start:start + chunk]
+                logits, slope = _chunk_logits(h, weight, bias, temperature, softcap, logit_scale)
+                logp = logits.log_softmax(-1)
+                parts["log_probs"].append(logp.gather(-1, target[:, None]).squeeze(-1))
+                probs = logp.exp() if grad_hidden is not None or "entropy" in outputs else None
+                _metrics(logits, logp, target, outputs, parts, probs)
+                if grad_hidden is not None:
+                    step = probs.neg_()  # (onehot - p) * slope, built in place
+                    step.scatter_add_(-1, target[:, None], torch.ones_like(target[:, None], dtype=step.dtype))
+                    if not (isinstance(slope, float) and slope == 1):
+                        step.mul_(slope)
+                    grad_hidden[start:start + chunk] = step @ weight.float()
+            result = _collect(parts, hidden, outputs)
+            ctx.save_for_backward(grad_hidden if grad_hidden is not None else hidden.new_zeros(0))
+            ctx.hidden_dtype = hidden.dtype
+            ctx.mark_non_differentiable(*[r for r in result[1:] if r is not None])
+            return tuple(result)
+
+        @staticmethod
+        def backward(ctx, grad_log_probs, *unused):
+            (grad_hidden,) = ctx.saved_tensors
+            if grad_log_probs is None or grad_hidden.numel() == 0:
+                return (None,) * 9
+            grad = (grad_hidden * grad_log_probs.float()[:, None]).to(ctx.hidden_dtype)
+            return (grad,) + (None,) * 8
+
+    _FUSED = FusedLogProb
+    return _FUSED
 
 
 def install_trl_cpu_shim() -> bool:
@@ -315,6 +410,232 @@ def install_trl_cpu_shim() -> bool:
 
     trl_utils._ChunkedLogProbFunction = _Dispatch
     return True
+
+
+# -- 05 training: machine-dependent arguments, response-only loss, memory -------------------------
+
+
+def sft_dataset_num_proc(cfg: Config) -> int | None:
+    """``dataset_num_proc`` for ``SFTConfig``: one process for small sets, in each library's own spelling.
+
+    Unsloth's GPU trainer reads ``None`` as "one worker per core" (25 s on 64 rows, docs/gpu.md) and
+    ``1`` as "in this process". Stock TRL, which the transformers backend and Unsloth's CPU backend
+    use, reads ``None`` as "in this process" and ``1`` as a pool of one forked worker (datasets >= 4.1).
+    """
+    if cfg.dataset_num_proc is not None:
+        return cfg.dataset_num_proc
+    return 1 if resolve_backend(cfg) == UNSLOTH and cuda_available() else None
+
+
+def sft_backend_args(cfg: Config) -> dict[str, Any]:
+    """The ``SFTConfig`` arguments that depend on the machine and backend rather than on the recipe.
+
+    * Precision: bf16 on a GPU that has it, else fp16; on a CPU float32 and ``use_cpu`` (TRL's default
+      ``bf16=True`` is refused there, and emulated bf16 would be slow).
+    * Gradient checkpointing: TRL's ``SFTConfig`` turns it on by default, which would override
+      ``cfg.use_gradient_checkpointing``; Unsloth's GPU trainer already follows the model's setting
+      (its offloaded ``"unsloth"`` mode), everywhere else it is passed explicitly (``"unsloth"`` means
+      plain recomputation there).
+    * ``dataset_num_proc``: see ``sft_dataset_num_proc``.
+
+    ``optim`` is left as configured: Unsloth's CPU backend replaces ``adamw_8bit`` by fused AdamW
+    itself (and says so); bitsandbytes' 8-bit AdamW runs on a CPU for the transformers backend.
+    """
+    args: dict[str, Any] = {"dataset_num_proc": sft_dataset_num_proc(cfg)}
+    if cuda_available():
+        import torch
+
+        bf16 = torch.cuda.is_bf16_supported()
+        args.update(bf16=bf16, fp16=not bf16)
+    else:
+        args.update(use_cpu=True, bf16=False, fp16=False)
+    if not (resolve_backend(cfg) == UNSLOTH and cuda_available()):
+        checkpointing = bool(cfg.use_gradient_checkpointing)
+        args["gradient_checkpointing"] = checkpointing
+        if checkpointing:
+            args["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    return args
+
+
+def response_only_labels(input_ids: list[int], response_ids: list[int], end_id: int) -> list[int]:
+    """Labels that keep only the assistant's turns: -100 everywhere else.
+
+    A turn starts after each occurrence of ``response_ids`` (the tokens of
+    ``"<|im_start|>assistant\\n"``) and ends with ``end_id`` (``<|im_end|>``, kept so the model learns
+    to stop), or at the end of a truncated row. The same spans Unsloth's ``train_on_responses_only``
+    keeps for the Qwen3 template (tests/test_train.py compares the two).
+    """
+    labels = [-100] * len(input_ids)
+    width, i = len(response_ids), 0
+    while i + width <= len(input_ids):
+        if input_ids[i:i + width] != response_ids:
+            i += 1
+            continue
+        start = end = i + width
+        while end < len(input_ids) and input_ids[end] != end_id:
+            end += 1
+        end = min(end + 1, len(input_ids))  # include the end token when it is there
+        labels[start:end] = input_ids[start:end]
+        i = end
+    return labels
+
+
+def train_on_responses_only(trainer, cfg: Config, *, instruction_part: str, response_part: str):
+    """Mask everything but the assistant's replies in ``trainer.train_dataset``'s labels.
+
+    Unsloth: its own ``train_on_responses_only`` (the source tutorial's call). transformers: our
+    ``response_only_labels``. Why not TRL's ``assistant_only_loss=True``? It needs ``{% generation %}``
+    markers that Qwen3's template lacks; TRL 1.15 then swaps in its own training variant of the
+    template, which works only on conversational ``messages`` rows and renders a ``<think>`` block
+    into every assistant turn. Our rows are already rendered text (notebook 04) and must be trained
+    token for token as written, on both backends, so the mask is computed on the token ids instead.
+    """
+    if resolve_backend(cfg) == UNSLOTH:
+        from unsloth.chat_templates import train_on_responses_only as unsloth_train_on_responses_only
+
+        return unsloth_train_on_responses_only(trainer, instruction_part=instruction_part,
+                                               response_part=response_part, num_proc=1)
+    tokenizer = trainer.processing_class
+    response_ids = tokenizer(response_part, add_special_tokens=False)["input_ids"]
+    end_id = tokenizer.eos_token_id
+
+    def mask(example):
+        return {"labels": response_only_labels(example["input_ids"], response_ids, end_id)}
+
+    trainer.train_dataset = trainer.train_dataset.map(mask, desc="Masking all but the assistant's replies")
+    return trainer
+
+
+def keep_cpu_adapters_float32(model) -> int:
+    """Trap: TRL 1.15's ``SFTTrainer`` casts a quantized model's LoRA weights to bfloat16 (the QLoRA
+    paper's advice, for GPUs). On a CPU, which computes in float32 here, that only rounds the
+    weights and runs every LoRA matmul in bfloat16, so a reloaded float32 adapter no longer gives
+    the same logits. Put them back to float32 there (a no-op on a GPU). Returns the tensors changed.
+    """
+    import torch
+
+    if cuda_available():
+        return 0
+    changed = 0
+    for param in model.parameters():
+        if param.requires_grad and param.dtype == torch.bfloat16:
+            param.data = param.data.float()
+            changed += 1
+    return changed
+
+
+def memory_stats() -> dict[str, Any]:
+    """Memory this process holds now and at its peak, in GiB, and the peak's share of the device.
+
+    GPU: memory reserved by PyTorch's allocator (what ``nvidia-smi`` shows for the process, less the
+    CUDA context); the peak since ``reset_peak_memory``. CPU: resident set size (psutil); the peak
+    since the process started (the kernel keeps no resettable peak).
+    """
+    gib = 2**30
+    if cuda_available():
+        import torch
+
+        total = torch.cuda.get_device_properties(0).total_memory
+        now, peak = torch.cuda.memory_reserved(), torch.cuda.max_memory_reserved()
+        device = torch.cuda.get_device_name(0)
+    else:
+        import resource
+
+        import psutil
+
+        total = psutil.virtual_memory().total
+        now = psutil.Process().memory_info().rss
+        peak = max(now, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)  # KiB on Linux
+        device = "CPU (RSS)"
+    return {"device": device, "now_gib": round(now / gib, 3), "peak_gib": round(peak / gib, 3),
+            "total_gib": round(total / gib, 1), "peak_share": round(peak / total, 4)}
+
+
+def reset_peak_memory() -> None:
+    """Start a new peak for ``memory_stats`` (GPU only; a CPU process keeps its lifetime peak)."""
+    if cuda_available():
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
+
+
+# -- 06 saving: reloading an adapter, merging it ------------------------------------------------
+
+
+def _adapter_base(adapter_dir: str) -> str:
+    import json
+
+    with open(os.path.join(adapter_dir, "adapter_config.json"), encoding="utf-8") as fh:
+        return json.load(fh)["base_model_name_or_path"]
+
+
+def load_adapter_model(cfg: Config, adapter_dir: str, *, load_in_4bit: bool | None = None) -> tuple[Any, Any]:
+    """(model, tokenizer): the adapter's base model, loaded fresh, with the adapter on top.
+
+    The base is the one ``adapter_config.json`` names; ``load_in_4bit`` defaults to ``cfg``'s.
+    Unsloth finds the base itself when given the adapter folder (the source tutorial's reload).
+    """
+    load_in_4bit = cfg.load_in_4bit if load_in_4bit is None else load_in_4bit
+    if resolve_backend(cfg) == UNSLOTH:
+        from unsloth import FastLanguageModel
+
+        return FastLanguageModel.from_pretrained(
+            model_name=str(adapter_dir), max_seq_length=cfg.max_seq_length,
+            dtype=None if cfg.dtype is None else _torch_dtype(cfg), load_in_4bit=load_in_4bit,
+        )
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    base, _ = load_pretrained(cfg.replace(load_in_4bit=load_in_4bit), _adapter_base(adapter_dir))
+    return PeftModel.from_pretrained(base, str(adapter_dir)), AutoTokenizer.from_pretrained(str(adapter_dir))
+
+
+def merge_loads_4bit(cfg: Config) -> bool:
+    """Whether merging starts from the 4-bit base: never.
+
+    The base is reloaded unquantized first, everywhere. On a GPU, Unsloth's ``merged_16bit`` from
+    a 4-bit model merges into the base's original 16-bit weights when it can find them (it did
+    for a local base on the GPU machine), so the merged model then differs from the 4-bit adapter
+    model by the NF4 quantization error (0.074 in logits there, against a 0.017 tolerance); merging
+    from the unquantized base makes the adapter model the merge is checked against the same one.
+    On a CPU, Unsloth refuses to merge into a 4-bit model (``NotImplementedError``), and PEFT's
+    ``merge_and_unload`` into bitsandbytes' CPU 4-bit layers is what trap 2 breaks.
+    """
+    return False
+
+
+def merged_dtype():
+    """The 16-bit dtype a merged model is saved in by the transformers backend: Qwen3's own bfloat16."""
+    import torch
+
+    return torch.bfloat16
+
+
+def save_merged(model, tokenizer, cfg: Config, out_dir: str) -> None:
+    """Merge the adapter into the base weights and save a plain 16-bit model into ``out_dir``.
+
+    Unsloth: ``save_pretrained_merged(..., save_method="merged_16bit")`` (its CPU backend stores
+    float16 where the CPU has no native bfloat16). transformers: PEFT's ``merge_and_unload``, cast
+    to ``merged_dtype()``. ``model`` is consumed (merged in place on the transformers backend).
+    """
+    if resolve_backend(cfg) == UNSLOTH:
+        model.save_pretrained_merged(str(out_dir), tokenizer, save_method="merged_16bit")
+        return
+    merged = model.merge_and_unload().to(merged_dtype())
+    merged.save_pretrained(str(out_dir))
+    tokenizer.save_pretrained(str(out_dir))
+
+
+def merged_compute_dtype():
+    """The dtype to run a reloaded merged model in: its stored 16-bit type on a GPU, float32 on a CPU."""
+    import torch
+
+    return "auto" if cuda_available() else torch.float32
+
+
+def device_map() -> dict[str, int] | None:
+    """Where a plain ``from_pretrained`` should put a model: GPU 0 when there is one."""
+    return {"": 0} if cuda_available() else None
 
 
 __all__ = ["BackendError", "bootstrap", "check_environment", "device_summary", "resolve_backend"]

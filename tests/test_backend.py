@@ -78,7 +78,8 @@ rows = [{"text": q.render_chat(tokenizer, [{"role": "user", "content": f"{i}+{i}
                                            {"role": "assistant", "content": f"{2 * i}"}],
                                enable_thinking=False, add_generation_prompt=False)} for i in range(32)]
 args = SFTConfig(output_dir="__OUT__", per_device_train_batch_size=4, max_steps=12, learning_rate=5e-3,
-                 logging_steps=1, report_to="none", seed=3407, dataset_num_proc=1, save_strategy="no")
+                 logging_steps=1, report_to="none", seed=3407, save_strategy="no",
+                 **backend.sft_backend_args(cfg))
 trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=Dataset.from_list(rows), args=args)
 trainer.train()
 losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
