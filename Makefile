@@ -62,8 +62,12 @@ lab: $(STAMP) ## JupyterLab with the project's kernel
 bench-data: $(STAMP) ## the CPU data-pipeline benchmark (full-size synthetic data)
 	$(PY) benchmarks/bench_data.py
 
-bench: ## the GPU training benchmark (needs CUDA; see docs/benchmarks.md)
-	python3 benchmarks/bench_train.py
+BENCH_PY  = $(if $(wildcard $(PY)),$(PY),python3)
+bench: ## the GPU training benchmark: a, b, c at 8192, c at 2048, b and c under 24 and 16 GiB (CUDA)
+	$(BENCH_PY) benchmarks/bench_train.py --recipes a,b,c --max-seq-length 8192 --out bench-8192.json
+	$(BENCH_PY) benchmarks/bench_train.py --recipes c --max-seq-length 2048 --out bench-2048.json
+	$(BENCH_PY) benchmarks/bench_train.py --recipes b,c --memory-cap-gib 24 --out bench-24gib.json
+	$(BENCH_PY) benchmarks/bench_train.py --recipes b,c --memory-cap-gib 16 --out bench-16gib.json
 
 lock: $(STAMP) ## rewrite constraints.txt from the installed environment
 	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^torch==' ; echo 'torch==2.13.0'; } > constraints.txt.new

@@ -39,6 +39,15 @@ RECIPES = {
           "auto_recipe": False, "what": "Unsloth, source recipe as written: 2 x 4, Unsloth checkpointing, padded"},
     "c": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
           "auto_recipe": True, "what": "Unsloth, qwen3lab default: fitted to the free memory"},
+    # (b) with Unsloth's per-block torch.compile off: padded batches under block compile hit a CUDA
+    # device-side assert at the second step on the H100 (twice), so this is (b) as it can run there.
+    "b-nc": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
+             "auto_recipe": False, "env": {"UNSLOTH_BLOCK_COMPILE": "0"},
+             "what": "Unsloth, source recipe: 2 x 4, Unsloth checkpointing, padded; block compile off"},
+    # a lever: the whole step as one padded micro-batch, so Unsloth's compiled blocks run (fewer launches)
+    "c-padded": {"backend": "unsloth", "use_gradient_checkpointing": False, "padding_free": False,
+                 "auto_recipe": False, "batch": (8, 1),
+                 "what": "Unsloth, 8 x 1 padded (block compile), no checkpointing"},
 }
 
 
@@ -94,43 +103,128 @@ def build_data(data_dir: Path, rows: int, seed: int) -> None:
     mixed.select(range(rows)).select_columns(["text"]).save_to_disk(str(data_dir))
 
 
-def run_recipe(name: str, args) -> dict:
-    env = {**os.environ, "QWEN3LAB_BACKEND": RECIPES[name]["backend"], "PYTHONUNBUFFERED": "1"}
+def run_recipe(name: str, args, extra_env: dict | None = None) -> dict:
+    env = {**os.environ, "QWEN3LAB_BACKEND": RECIPES[name]["backend"], "PYTHONUNBUFFERED": "1",
+           **RECIPES[name].get("env", {}), **(extra_env or {})}
     env.pop("UNSLOTH_TOKEN_BUDGET", None)
     cmd = [sys.executable, __file__, "--worker", name, "--model-dir", str(args.model_dir), "--data-dir",
            str(args.data_dir), "--max-seq-length", str(args.max_seq_length), "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--memory-cap-gib", str(args.memory_cap_gib)]
+    if args.profile and name in args.profile.split(","):
+        cmd.append("--profile")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("PROFILE "):
+            print(f"  {name}: {line[len('PROFILE '):]}", flush=True)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
     tail = (proc.stdout[-2000:] + proc.stderr[-4000:]).strip()
-    return {"recipe": name, "error": tail.splitlines()[-1] if tail else f"exit {proc.returncode}", "log": tail}
+    errors = [ln for ln in tail.splitlines() if "Error" in ln or "error:" in ln]
+    return {"recipe": name, "error": (errors or tail.splitlines() or [f"exit {proc.returncode}"])[-1], "log": tail}
+
+
+def run_with_fallback(name: str, args) -> list[dict]:
+    """Run a recipe; an Unsloth recipe that fails is retried once with Unsloth's block compile off.
+
+    The source recipe's padded batches run Unsloth's per-block torch.compile, which failed on the
+    H100 with a device-side assert at its second step (a new padded length); the retry measures the
+    same recipe on Unsloth's uncompiled path, and both outcomes are reported.
+    """
+    first = run_recipe(name, args)
+    if "error" not in first or name != "b":
+        return [first]
+    print(f"recipe {name} failed ({first['error'][:200]}); retrying with UNSLOTH_BLOCK_COMPILE=0", flush=True)
+    retry = run_recipe(name, args, {"UNSLOTH_BLOCK_COMPILE": "0"})
+    retry["recipe"] = f"{name}-nc"
+    retry["what"] = retry.get("what", RECIPES[name]["what"]) + " (Unsloth block compile off)"
+    return [first, retry]
 
 
 def print_table(results: list[dict], args) -> None:
-    cap = f", memory cap {args.memory_cap_gib} GiB" if args.memory_cap_gib else ""
-    print(f"\nmax_seq_length {args.max_seq_length}{cap}, {args.steps} steps (median of the last "
-          f"{args.steps - args.warmup})")
-    print(f"{'recipe':<7}{'trained tok/s':>14}{'tokens/s':>10}{'step s':>8}{'peak GiB':>10}{'MFU':>7}  what")
+    cap = f", memory cap {args.memory_cap_gib:g} GiB" if args.memory_cap_gib else ""
+    print(f"\nmax_seq_length {args.max_seq_length}{cap}, {args.steps} steps (median step of the last "
+          f"{args.steps - args.warmup}; rates over their total time)")
+    print(f"{'recipe':<7}{'trained tok/s':>14}{'tokens/s':>10}{'step s':>8}{'rows':>6}{'pad':>6}"
+          f"{'peak GiB':>10}{'MFU':>7}  what")
     for r in results:
         if "error" in r:
             print(f"{r['recipe']:<7}{'failed':>14}  {r['error'][:150]}")
             continue
         print(f"{r['recipe']:<7}{r['trained_tokens_per_s']:>14,.0f}{r['tokens_per_s']:>10,.0f}"
-              f"{r['step_s']:>8.2f}{r['peak_reserved_gib']:>10.1f}{r['mfu']:>7.1%}  {r['what']}")
+              f"{r['step_s']:>8.2f}{r['rows_per_step']:>6.1f}{r['padding_share']:>6.0%}"
+              f"{r['peak_reserved_gib']:>10.1f}{r['mfu']:>7.1%}  {r['what']}")
         if r.get("recipe_choice"):
-            print(f"{'':7}chosen: {r['recipe_choice']}")
+            print(f"{'':7}chosen: {r['recipe_choice']['reason']}")
     done = {r["recipe"]: r for r in results if "error" not in r}
-    if "b" in done and "c" in done:
-        speedup = done["c"]["trained_tokens_per_s"] / done["b"]["trained_tokens_per_s"]
-        n = min(len(done["b"]["losses"]), len(done["c"]["losses"]))
-        worst = max(abs(x - y) / abs(x) for x, y in zip(done["b"]["losses"][:n], done["c"]["losses"][:n]))
-        print(f"c / b = {speedup:.2f}x trained tokens/s; loss per token, largest relative difference "
-              f"over {n} steps: {worst:.2%}")
+    b = done.get("b") or done.get("b-nc")
+    for other in ("a", "c", "c-padded"):
+        if b is None or other not in done:
+            continue
+        o = done[other]
+        speedup = o["trained_tokens_per_s"] / b["trained_tokens_per_s"]
+        n = min(len(b["losses"]), len(o["losses"]))
+        worst = max(abs(x - y) / abs(x) for x, y in zip(b["losses"][:n], o["losses"][:n]))
+        print(f"{other} / {b['recipe']} = {speedup:.2f}x trained tokens/s; loss per token over the same "
+              f"{n} steps, largest relative difference {worst:.2%}")
 
 
 # -- a worker: one recipe in its own process --------------------------------------------------------
+
+
+def add_batch_counts(counts: dict, inputs) -> None:
+    """Add one micro-batch's real tokens, trained tokens (shifted labels != -100), rows and pad tokens."""
+    labels = inputs["labels"]
+    mask = inputs.get("attention_mask")
+    if mask is not None and mask.dim() == 2:  # padded rows
+        real = int(mask.sum())
+        counts["rows"] += int(mask.shape[0])
+        counts["padded"] += int(mask.numel()) - real
+    else:  # padding-free: one row of concatenated sequences, starts marked by position 0
+        real = int(labels.numel())
+        positions = inputs.get("position_ids")
+        counts["rows"] += int((positions == 0).sum()) if positions is not None else int(labels.shape[0])
+    counts["tokens"] += real
+    counts["trained"] += int((labels[..., 1:] != -100).sum())
+
+
+def _gpu_busy_profiler():
+    from transformers import TrainerCallback
+
+    class GpuBusyProfiler(TrainerCallback):
+        """Profiles one step: the share of its wall time the GPU spent in kernels, and the top kernels."""
+
+        def __init__(self, step: int):
+            self.step, self.prof = step, None
+
+        def on_step_begin(self, args, state, control, **_):
+            import torch
+
+            if state.global_step == self.step:
+                self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
+                                                               torch.profiler.ProfilerActivity.CUDA])
+                torch.cuda.synchronize()
+                self.start = time.perf_counter()
+                self.prof.__enter__()
+
+        def on_step_end(self, args, state, control, **_):
+            import torch
+
+            if self.prof is None:
+                return
+            torch.cuda.synchronize()
+            wall = time.perf_counter() - self.start
+            self.prof.__exit__(None, None, None)
+            events = [e for e in self.prof.key_averages() if e.device_type == torch.autograd.DeviceType.CUDA]
+            busy = sum(e.self_device_time_total for e in events) / 1e6
+            kernels = sum(e.count for e in events)
+            print(f"PROFILE step wall {wall:.3f} s, GPU kernel time {busy:.3f} s ({busy / wall:.0%} busy), "
+                  f"{kernels} kernel launches", flush=True)
+            for e in sorted(events, key=lambda e: -e.self_device_time_total)[:12]:
+                print(f"PROFILE {e.self_device_time_total / 1e3:9.1f} ms {e.count:6d}x  {e.key[:100]}", flush=True)
+            self.prof = None
+
+    return GpuBusyProfiler
 
 
 def worker(name: str, args) -> None:
@@ -142,33 +236,32 @@ def worker(name: str, args) -> None:
 
     from qwen3lab.recipe import cap_gpu_memory
 
+    GpuBusyProfiler = _gpu_busy_profiler()
+
     if args.memory_cap_gib:
         cap_gpu_memory(args.memory_cap_gib)
     spec = RECIPES[name]
     cfg = q.get_config("full", model_name=str(args.model_dir), max_seq_length=args.max_seq_length,
-                       max_steps=args.steps, warmup_steps=1, report_to="none", save_steps=10**6,
+                       max_steps=args.steps + (1 if args.profile else 0), warmup_steps=1, report_to="none", save_steps=10**6,
                        logging_steps=1, dataset_num_proc=8, backend=spec["backend"],
                        use_gradient_checkpointing=spec["use_gradient_checkpointing"],
                        padding_free=spec["padding_free"], auto_recipe=spec["auto_recipe"])
+    if "batch" in spec:
+        cfg = cfg.replace(per_device_train_batch_size=spec["batch"][0], gradient_accumulation_steps=spec["batch"][1])
     model, tokenizer = q.load_model(cfg)
     model = q.add_lora(model, cfg)
     trainer = q.make_trainer(model, tokenizer, load_from_disk(str(args.data_dir)), cfg)
 
-    counts = {"tokens": 0, "trained": 0, "rows": 0}
-    collate = trainer.data_collator
+    # Count what reaches the model: wrap training_step (Unsloth's token budget, if on, wraps this
+    # wrapper and splits below it, so every pass of a step is counted once).
+    counts = {"tokens": 0, "trained": 0, "rows": 0, "padded": 0}
+    inner_step = trainer.training_step
 
-    def counting_collator(features):
-        batch = collate(features)
-        labels = batch["labels"]
-        if "attention_mask" in batch:
-            counts["tokens"] += int(batch["attention_mask"].sum())
-        else:  # padding-free: one row of real tokens
-            counts["tokens"] += int(labels.numel())
-        counts["trained"] += int((labels[:, 1:] != -100).sum())
-        counts["rows"] += len(features)
-        return batch
+    def counting_step(model_, inputs, *rest, **kwargs):
+        add_batch_counts(counts, inputs)
+        return inner_step(model_, inputs, *rest, **kwargs)
 
-    trainer.data_collator = counting_collator
+    trainer.training_step = counting_step
     steps: list[dict] = []
 
     class Timer(TrainerCallback):
@@ -179,29 +272,29 @@ def worker(name: str, args) -> None:
         def on_step_end(self, *_, **__):
             torch.cuda.synchronize()
             steps.append({"s": time.perf_counter() - self.start,
-                          "tokens": counts["tokens"] - self.before["tokens"],
-                          "trained": counts["trained"] - self.before["trained"],
-                          "rows": counts["rows"] - self.before["rows"]})
+                          **{k: counts[k] - self.before[k] for k in counts}})
 
     trainer.add_callback(Timer())
+    if args.profile:
+        trainer.add_callback(GpuBusyProfiler(step=args.steps))  # one extra step, not timed
     torch.cuda.reset_peak_memory_stats()
     trainer.train()
-    measured = steps[args.warmup:]
-    if not sum(s["tokens"] for s in measured):
-        # The collator was bypassed (seen on the GPU machine with TRL 1.15 + Unsloth): use the
-        # rows per step and the mean truncated length and trained tokens of the training rows.
-        rows = cfg_rows = trainer.args.per_device_train_batch_size * trainer.args.gradient_accumulation_steps
+    measured = steps[args.warmup:args.steps]
+    counted = sum(s["tokens"] for s in measured) > 0
+    if not counted:  # training_step was bypassed: estimate from the rows per step and mean lengths
+        print("WARNING: no batch was counted; estimating tokens from the mean row length", flush=True)
+        rows = trainer.args.per_device_train_batch_size * trainer.args.gradient_accumulation_steps
         data = trainer.train_dataset
         lengths = [min(len(ids), args.max_seq_length) for ids in data["input_ids"]]
-        trained = [sum(1 for x in lab[1:args.max_seq_length] if x != -100) for lab in data["labels"]]
+        trained_rows = [sum(1 for x in lab[1:args.max_seq_length] if x != -100) for lab in data["labels"]]
         for s in measured:
-            s["rows"] = cfg_rows
-            s["tokens"] = rows * sum(lengths) / len(lengths)
-            s["trained"] = rows * sum(trained) / len(trained)
+            s.update(rows=rows, tokens=rows * sum(lengths) / len(lengths),
+                     trained=rows * sum(trained_rows) / len(trained_rows))
     step_s = statistics.median(s["s"] for s in measured)
     total_s = sum(s["s"] for s in measured)
     tokens = sum(s["tokens"] for s in measured)
     trained = sum(s["trained"] for s in measured)
+    padded = sum(s["padded"] for s in measured)
     mean_len = tokens / max(1, sum(s["rows"] for s in measured))
     flops = flops_per_token(mean_len) * tokens / total_s
     result = {
@@ -209,6 +302,11 @@ def worker(name: str, args) -> None:
         "device": torch.cuda.get_device_name(0), "max_seq_length": args.max_seq_length,
         "memory_cap_gib": args.memory_cap_gib, "steps": len(steps),
         "step_s": step_s, "tokens_per_s": tokens / total_s, "trained_tokens_per_s": trained / total_s,
+        "rows_per_step": sum(s["rows"] for s in measured) / len(measured),
+        "tokens_per_step": tokens / len(measured), "trained_per_step": trained / len(measured),
+        "padding_share": padded / max(1, padded + tokens), "mean_row_tokens": mean_len, "counted": counted,
+        "per_step": [{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()} for s in steps],
+        "env": {k: v for k, v in os.environ.items() if k.startswith("UNSLOTH_") and k != "UNSLOTH_AUTO_INSTALL"},
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
         "peak_allocated_gib": torch.cuda.max_memory_allocated() / 2**30,
         "mfu": flops / PEAK_FLOPS,
@@ -228,10 +326,19 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/qwen3-8b-shape"))
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qwen3lab-bench-data"))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--profile", nargs="?", const="c", default="",
+                        help="profile one extra step of these recipes (comma list; worker: flag)")
     parser.add_argument("--worker", choices=sorted(RECIPES))
+    parser.add_argument("--print", type=Path, help="print the table of a saved --out file and exit")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args)
+        return
+    if args.print:
+        saved = json.loads(args.print.read_text())
+        for key in ("max_seq_length", "steps", "warmup", "memory_cap_gib"):
+            setattr(args, key, type(getattr(args, key))(saved["args"][key]))
+        print_table(saved["results"], args)
         return
     os.environ.setdefault("QWEN3LAB_BACKEND", "transformers")  # the parent only builds; no Unsloth import
     build_model(args.model_dir)
@@ -239,12 +346,12 @@ def main() -> None:
     results = []
     for name in args.recipes.split(","):
         start = time.perf_counter()
-        results.append(run_recipe(name, args))
+        results.extend(run_with_fallback(name, args))
         print(f"recipe {name}: {time.perf_counter() - start:.0f} s wall", flush=True)
+        if args.out:  # after every recipe, so a run cut short keeps what it measured
+            args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                            "results": results}, indent=2))
     print_table(results, args)
-    if args.out:
-        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "results": results},
-                                       indent=2))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import datetime as _dt
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -86,8 +87,15 @@ def library_versions() -> dict[str, str | None]:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            out[name] = None
+            out[name] = _source_version() if name == "qwen3lab" else None
     return out
+
+
+def _source_version() -> str | None:
+    """qwen3lab's version when it runs from a checkout that is not pip-installed (PYTHONPATH)."""
+    text = (Path(__file__).parent / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"', text, re.M)
+    return f"{match.group(1)}+source" if match else None
 
 
 @contextlib.contextmanager

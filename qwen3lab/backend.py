@@ -590,20 +590,6 @@ def load_adapter_model(cfg: Config, adapter_dir: str, *, load_in_4bit: bool | No
     return PeftModel.from_pretrained(base, str(adapter_dir)), AutoTokenizer.from_pretrained(str(adapter_dir))
 
 
-def merge_loads_4bit(cfg: Config) -> bool:
-    """Whether merging starts from the 4-bit base: never.
-
-    The base is reloaded unquantized first, everywhere. On a GPU, Unsloth's ``merged_16bit`` from
-    a 4-bit model merges into the base's original 16-bit weights when it can find them (it did
-    for a local base on the GPU machine), so the merged model then differs from the 4-bit adapter
-    model by the NF4 quantization error (0.074 in logits there, against a 0.017 tolerance); merging
-    from the unquantized base makes the adapter model the merge is checked against the same one.
-    On a CPU, Unsloth refuses to merge into a 4-bit model (``NotImplementedError``), and PEFT's
-    ``merge_and_unload`` into bitsandbytes' CPU 4-bit layers is what trap 2 breaks.
-    """
-    return False
-
-
 def merged_dtype():
     """The 16-bit dtype a merged model is saved in by the transformers backend: Qwen3's own bfloat16."""
     import torch

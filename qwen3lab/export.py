@@ -154,20 +154,25 @@ def merge_and_save(cfg: Config, adapter_dir: str | Path | None = None, out_dir: 
     """Merge the saved adapter into its base and save a plain 16-bit model (atomically, with the
     probe logits of the unmerged model and a manifest) into ``out_dir`` (default ``stage_dir("merged")``).
 
-    The base is loaded fresh and unquantized (``backend.merge_loads_4bit`` says why); the manifest
-    records it. Introduced in 06_saving_and_chat.
+    The base is loaded fresh and unquantized, on every machine. On a GPU, Unsloth's ``merged_16bit``
+    from a 4-bit model merges into the base's original 16-bit weights when it finds them (it did for
+    a local base on the GPU machine), so the merge would differ from the 4-bit adapter model by the
+    NF4 quantization error (0.074 in logits there, against a 0.017 tolerance); merging from the
+    unquantized base makes the model whose probe logits are stored the one that is merged. On a
+    CPU, Unsloth refuses to merge into a 4-bit model (``NotImplementedError``), and PEFT's
+    ``merge_and_unload`` into bitsandbytes' CPU 4-bit layers is what trap 2 breaks.
+    Introduced in 06_saving_and_chat.
     """
     adapter_dir = Path(adapter_dir) if adapter_dir else require("adapter")
     out_dir = Path(out_dir) if out_dir else stage_dir("merged")
-    from_4bit = backend.merge_loads_4bit(cfg)
-    model, tokenizer = backend.load_adapter_model(cfg, str(adapter_dir), load_in_4bit=from_4bit)
+    model, tokenizer = backend.load_adapter_model(cfg, str(adapter_dir), load_in_4bit=False)
     logits = probe_logits(model, tokenizer)
     with atomic_dir(out_dir) as tmp:
         backend.save_merged(model, tokenizer, cfg, str(tmp))
         save_probe(logits, tmp)
         write_manifest(tmp, what="base + LoRA merged into 16-bit weights (plain transformers model)", cfg=cfg,
                        inputs={"adapter": str(adapter_dir), "adapter_created": read_manifest(adapter_dir)["created"]},
-                       extra={"base_loaded_in_4bit": from_4bit, "probe": PROBE_MESSAGES})
+                       extra={"base_loaded_in_4bit": False, "probe": PROBE_MESSAGES})
     del model
     return out_dir
 

@@ -32,6 +32,26 @@ def test_manifest_records_config_and_versions(home):
     assert require("clean") == out
 
 
+def test_versions_name_a_source_checkout(monkeypatch):
+    """On the GPU machine qwen3lab runs from the checkout (PYTHONPATH), not pip-installed."""
+    import importlib.metadata
+
+    import qwen3lab
+    from qwen3lab import artifacts
+
+    real = importlib.metadata.version
+
+    def version(name):
+        if name == "qwen3lab":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    versions = artifacts.library_versions()
+    assert versions["qwen3lab"] == f"{qwen3lab.__version__}+source"
+    assert versions["torch"] == real("torch")
+
+
 def test_atomic_dir_replaces_on_success(home):
     final = home / "thing"
     with atomic_dir(final) as tmp:

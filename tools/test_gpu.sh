@@ -47,6 +47,7 @@ trap 'kill $smi 2>/dev/null || true' EXIT
   "$PY" -c "import qwen3lab.artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
 } | tee "$REPORT"
 status=0
+passed=0; failed=0; series_start=$(date +%s.%N)
 for nb in notebooks/[0-9][0-9]_*.ipynb; do
   start=$(date +%s.%N)
   if run_one "$nb" > /tmp/qwen3lab-nb.log 2>&1; then
@@ -54,10 +55,15 @@ for nb in notebooks/[0-9][0-9]_*.ipynb; do
   else
     result=FAILED; status=1; tail -n 60 /tmp/qwen3lab-nb.log
   fi
+  summary=$(tail -n 1 /tmp/qwen3lab-nb.log)
+  passed=$((passed + $(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
+  failed=$((failed + $(grep -oE '[0-9]+ failed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-  printf '%-32s %-7s %6.1f s  %s\n' "$(basename "$nb")" "$result" "$secs" "$(tail -n 1 /tmp/qwen3lab-nb.log)" | tee -a "$REPORT"
+  printf '%-32s %-7s %6.1f s  %s\n' "$(basename "$nb")" "$result" "$secs" "$summary" | tee -a "$REPORT"
 done
 kill $smi 2>/dev/null || true
+total=$(awk -v a="$series_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+echo "series: $passed passed, $failed failed in $total s" | tee -a "$REPORT"
 peak=$(sort -n /tmp/qwen3lab-gpumem.txt | tail -n 1)
 echo "peak GPU memory (nvidia-smi, all processes): ${peak} MiB" | tee -a "$REPORT"
 exit $status
