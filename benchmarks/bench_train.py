@@ -3,11 +3,17 @@
     python benchmarks/bench_train.py                       # all recipes, max_seq_length 8192
     python benchmarks/bench_train.py --max-seq-length 2048 --recipes c
     python benchmarks/bench_train.py --memory-cap-gib 24 --recipes b,c
+    python benchmarks/bench_train.py --max-seq-length 2048 --recipes c --profile c   # GPU busy share
+    python benchmarks/bench_train.py --print results.json                           # a saved run's table
 
 Recipes (each in its own process, so Unsloth's patches never leak into the others):
-  a  transformers + PEFT + bitsandbytes, micro-batch 2 x 4, gradient checkpointing, padded rows
-  b  the source tutorial's Unsloth recipe as written: 2 x 4, Unsloth checkpointing, padded rows
-  c  qwen3lab's default GPU recipe (qwen3lab/recipe.py): the same rows per step, fitted to the card
+  a         transformers + PEFT + bitsandbytes, micro-batch 2 x 4, gradient checkpointing, padded rows
+  b         the source tutorial's Unsloth recipe as written: 2 x 4, Unsloth checkpointing, padded rows
+            (if it fails, it is retried as b-nc and both outcomes are reported)
+  b-nc      b with Unsloth's per-block torch.compile off (UNSLOTH_BLOCK_COMPILE=0)
+  c         qwen3lab's default GPU recipe (qwen3lab/recipe.py): the same rows per step, fitted to the card
+  c-padded  a lever, not yet measured: all 8 rows as one padded micro-batch, so Unsloth's compiled
+            blocks run; no checkpointing
 
 The model has Qwen3-8B's exact shape (hidden 4096, intermediate 12288, 36 layers, 32/8 heads,
 head_dim 128, vocabulary 151,936, untied) and random weights, so nothing is downloaded; it is
@@ -125,10 +131,10 @@ def run_recipe(name: str, args, extra_env: dict | None = None) -> dict:
 
 
 def run_with_fallback(name: str, args) -> list[dict]:
-    """Run a recipe; an Unsloth recipe that fails is retried once with Unsloth's block compile off.
+    """Run a recipe; recipe b, if it fails, is retried once with Unsloth's block compile off.
 
-    The source recipe's padded batches run Unsloth's per-block torch.compile, which failed on the
-    H100 with a device-side assert at its second step (a new padded length); the retry measures the
+    The source recipe's padded batches run Unsloth's per-block torch.compile, which stopped on the
+    H100 with a CUDA device-side assert at its second step (in two runs); the retry measures the
     same recipe on Unsloth's uncompiled path, and both outcomes are reported.
     """
     first = run_recipe(name, args)
@@ -142,6 +148,7 @@ def run_with_fallback(name: str, args) -> list[dict]:
 
 
 def print_table(results: list[dict], args) -> None:
+    nan = float("nan")  # fields that runs before the per-batch count did not record
     cap = f", memory cap {args.memory_cap_gib:g} GiB" if args.memory_cap_gib else ""
     print(f"\nmax_seq_length {args.max_seq_length}{cap}, {args.steps} steps (median step of the last "
           f"{args.steps - args.warmup}; rates over their total time)")
@@ -152,7 +159,7 @@ def print_table(results: list[dict], args) -> None:
             print(f"{r['recipe']:<7}{'failed':>14}  {r['error'][:150]}")
             continue
         print(f"{r['recipe']:<7}{r['trained_tokens_per_s']:>14,.0f}{r['tokens_per_s']:>10,.0f}"
-              f"{r['step_s']:>8.2f}{r['rows_per_step']:>6.1f}{r['padding_share']:>6.0%}"
+              f"{r['step_s']:>8.2f}{r.get('rows_per_step', nan):>6.1f}{r.get('padding_share', nan):>6.0%}"
               f"{r['peak_reserved_gib']:>10.1f}{r['mfu']:>7.1%}  {r['what']}")
         if r.get("recipe_choice"):
             print(f"{'':7}chosen: {r['recipe_choice']['reason']}")
@@ -252,8 +259,9 @@ def worker(name: str, args) -> None:
     model = q.add_lora(model, cfg)
     trainer = q.make_trainer(model, tokenizer, load_from_disk(str(args.data_dir)), cfg)
 
-    # Count what reaches the model: wrap training_step (Unsloth's token budget, if on, wraps this
-    # wrapper and splits below it, so every pass of a step is counted once).
+    # Count what reaches the model by wrapping training_step (a collator wrapper saw nothing under
+    # Unsloth). Unsloth's token budget wraps training_step too; whichever wrapper is outside, the
+    # tokens of a step are counted once (whole, or as the sum of its passes).
     counts = {"tokens": 0, "trained": 0, "rows": 0, "padded": 0}
     inner_step = trainer.training_step
 
@@ -316,6 +324,13 @@ def worker(name: str, args) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
+def write_json(path: Path, data: dict) -> None:
+    """Write ``data`` beside ``path`` and move it into place: a killed run never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", default="a,b,c")
@@ -349,8 +364,7 @@ def main() -> None:
         results.extend(run_with_fallback(name, args))
         print(f"recipe {name}: {time.perf_counter() - start:.0f} s wall", flush=True)
         if args.out:  # after every recipe, so a run cut short keeps what it measured
-            args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
-                                            "results": results}, indent=2))
+            write_json(args.out, {"args": {k: str(v) for k, v in vars(args).items()}, "results": results})
     print_table(results, args)
 
 
