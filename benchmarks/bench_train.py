@@ -11,6 +11,7 @@ Recipes (each in its own process, so Unsloth's patches never leak into the other
   b         the source tutorial's Unsloth recipe as written: 2 x 4, Unsloth checkpointing, padded rows
             (if it fails, it is retried as b-nc and both outcomes are reported)
   b-nc      b with Unsloth's per-block torch.compile off (UNSLOTH_BLOCK_COMPILE=0)
+  b-debug   b with CUDA_LAUNCH_BLOCKING=1, to name the kernel behind b's device-side assert
   c         qwen3lab's default GPU recipe (qwen3lab/recipe.py): the same rows per step, fitted to the card
   c-padded  a lever, not yet measured: all 8 rows as one padded micro-batch, so Unsloth's compiled
             blocks run; no checkpointing
@@ -50,6 +51,10 @@ RECIPES = {
     "b-nc": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
              "auto_recipe": False, "env": {"UNSLOTH_BLOCK_COMPILE": "0"},
              "what": "Unsloth, source recipe: 2 x 4, Unsloth checkpointing, padded; block compile off"},
+    # (b) with synchronous launches, so the failing kernel of the assert is the one named
+    "b-debug": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
+                "auto_recipe": False, "env": {"CUDA_LAUNCH_BLOCKING": "1", "UNSLOTH_BLOCK_COMPILE_DEBUG": "1"},
+                "what": "Unsloth, source recipe as written, CUDA_LAUNCH_BLOCKING=1 (diagnosis, slow)"},
     # a lever: the whole step as one padded micro-batch, so Unsloth's compiled blocks run (fewer launches)
     "c-padded": {"backend": "unsloth", "use_gradient_checkpointing": False, "padding_free": False,
                  "auto_recipe": False, "batch": (8, 1),
