@@ -114,9 +114,9 @@ def build_data(data_dir: Path, rows: int, seed: int) -> None:
     mixed.select(range(rows)).select_columns(["text"]).save_to_disk(str(data_dir))
 
 
-def run_recipe(name: str, args, extra_env: dict | None = None) -> dict:
+def run_recipe(name: str, args) -> dict:
     env = {**os.environ, "QWEN3LAB_BACKEND": RECIPES[name]["backend"], "PYTHONUNBUFFERED": "1",
-           **RECIPES[name].get("env", {}), **(extra_env or {})}
+           **RECIPES[name].get("env", {})}
     env.pop("UNSLOTH_TOKEN_BUDGET", None)
     cmd = [sys.executable, __file__, "--worker", name, "--model-dir", str(args.model_dir), "--data-dir",
            str(args.data_dir), "--max-seq-length", str(args.max_seq_length), "--steps", str(args.steps),
@@ -136,20 +136,17 @@ def run_recipe(name: str, args, extra_env: dict | None = None) -> dict:
 
 
 def run_with_fallback(name: str, args) -> list[dict]:
-    """Run a recipe; recipe b, if it fails, is retried once with Unsloth's block compile off.
+    """Run a recipe; recipe b, if it fails, is followed by b-nc (b with Unsloth's block compile off).
 
     The source recipe's padded batches run Unsloth's per-block torch.compile, which stopped on the
-    H100 with a CUDA device-side assert at its second step (in two runs); the retry measures the
-    same recipe on Unsloth's uncompiled path, and both outcomes are reported.
+    H100 with a CUDA device-side assert at its second step (in two runs); b-nc measures the same
+    recipe on Unsloth's uncompiled path, and both outcomes are reported.
     """
     first = run_recipe(name, args)
     if "error" not in first or name != "b":
         return [first]
-    print(f"recipe {name} failed ({first['error'][:200]}); retrying with UNSLOTH_BLOCK_COMPILE=0", flush=True)
-    retry = run_recipe(name, args, {"UNSLOTH_BLOCK_COMPILE": "0"})
-    retry["recipe"] = f"{name}-nc"
-    retry["what"] = retry.get("what", RECIPES[name]["what"]) + " (Unsloth block compile off)"
-    return [first, retry]
+    print(f"recipe b failed ({first['error'][:200]}); running b-nc", flush=True)
+    return [first, run_recipe("b-nc", args)]
 
 
 def print_table(results: list[dict], args) -> None:
@@ -293,16 +290,8 @@ def worker(name: str, args) -> None:
     torch.cuda.reset_peak_memory_stats()
     trainer.train()
     measured = steps[args.warmup:args.steps]
-    counted = sum(s["tokens"] for s in measured) > 0
-    if not counted:  # training_step was bypassed: estimate from the rows per step and mean lengths
-        print("WARNING: no batch was counted; estimating tokens from the mean row length", flush=True)
-        rows = trainer.args.per_device_train_batch_size * trainer.args.gradient_accumulation_steps
-        data = trainer.train_dataset
-        lengths = [min(len(ids), args.max_seq_length) for ids in data["input_ids"]]
-        trained_rows = [sum(1 for x in lab[1:args.max_seq_length] if x != -100) for lab in data["labels"]]
-        for s in measured:
-            s.update(rows=rows, tokens=rows * sum(lengths) / len(lengths),
-                     trained=rows * sum(trained_rows) / len(trained_rows))
+    if not sum(s["tokens"] for s in measured):
+        raise SystemExit("no batch reached the counting training_step: the trainer bypassed it")
     step_s = statistics.median(s["s"] for s in measured)
     total_s = sum(s["s"] for s in measured)
     tokens = sum(s["tokens"] for s in measured)
@@ -317,7 +306,7 @@ def worker(name: str, args) -> None:
         "step_s": step_s, "tokens_per_s": tokens / total_s, "trained_tokens_per_s": trained / total_s,
         "rows_per_step": sum(s["rows"] for s in measured) / len(measured),
         "tokens_per_step": tokens / len(measured), "trained_per_step": trained / len(measured),
-        "padding_share": padded / max(1, padded + tokens), "mean_row_tokens": mean_len, "counted": counted,
+        "padding_share": padded / max(1, padded + tokens), "mean_row_tokens": mean_len,
         "per_step": [{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()} for s in steps],
         "env": {k: v for k, v in os.environ.items() if k.startswith("UNSLOTH_") and k != "UNSLOTH_AUTO_INSTALL"},
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,

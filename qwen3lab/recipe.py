@@ -98,16 +98,16 @@ def apply_recipe(cfg: Config, recipe: Recipe) -> Config:
 
 
 def free_gpu_bytes() -> int | None:
-    """Free memory of GPU 0 as this process may use it (honours a per-process memory fraction)."""
+    """Free memory of GPU 0 as this process may use it: the card's free memory, or less where a
+    per-process memory fraction (``cap_gpu_memory``, or anyone's ``set_per_process_memory_fraction``)
+    leaves less to this process's allocator."""
     import torch
 
     if not torch.cuda.is_available():
         return None
     free, total = torch.cuda.mem_get_info()
-    fraction = getattr(torch.cuda, "_qwen3lab_memory_fraction", None)
-    if fraction is not None:
-        free = min(free, int(fraction * total) - torch.cuda.memory_reserved())
-    return free
+    allowed = int(torch.cuda.get_per_process_memory_fraction() * total) - torch.cuda.memory_reserved()
+    return max(0, min(free, allowed))
 
 
 def cap_gpu_memory(gib: float) -> None:
@@ -117,7 +117,6 @@ def cap_gpu_memory(gib: float) -> None:
     total = torch.cuda.get_device_properties(0).total_memory
     fraction = min(1.0, gib * GIB / total)
     torch.cuda.set_per_process_memory_fraction(fraction)
-    torch.cuda._qwen3lab_memory_fraction = fraction
 
 
 __all__ = ["Recipe", "apply_recipe", "cap_gpu_memory", "fit_recipe", "free_gpu_bytes", "source_recipe"]

@@ -60,14 +60,12 @@ def test_an_interrupted_save_keeps_the_previous_artifacts(home, monkeypatch):
 
 
 _SAVE = """
-import json, torch, qwen3lab as q
+import json, sys
+sys.path.insert(0, "tests")
+import qwen3lab as q
+from test_export import _lora_model
 cfg = q.get_config("tiny")
-model, tokenizer = q.load_model(cfg)
-model = q.add_lora(model, cfg)
-generator = torch.Generator().manual_seed(0)
-for name, param in model.named_parameters():
-    if "lora_B" in name:
-        param.data.normal_(std=0.05, generator=generator)
+model, tokenizer = _lora_model(cfg)
 path = q.save_adapter(model, tokenizer, cfg)
 print(json.dumps({"backend": q.BACKEND, "files": sorted(p.name for p in path.iterdir())}))
 """

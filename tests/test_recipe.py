@@ -5,7 +5,7 @@ or without a GPU, and hands Unsloth the token budget."""
 import os
 
 from qwen3lab.config import get_config
-from qwen3lab.recipe import GIB, TOKEN_BUDGET_ENV, apply_recipe, fit_recipe
+from qwen3lab.recipe import GIB, TOKEN_BUDGET_ENV, apply_recipe, fit_recipe, free_gpu_bytes
 
 
 def test_large_card_drops_checkpointing_and_keeps_rows_per_step():
@@ -55,3 +55,25 @@ def test_apply_recipe_sets_the_config_and_unsloth_budget(monkeypatch):
     assert os.environ[TOKEN_BUDGET_ENV] == str(recipe.token_budget)
     apply_recipe(cfg, fit_recipe(cfg, None))
     assert TOKEN_BUDGET_ENV not in os.environ
+
+
+def test_free_memory_honours_a_per_process_fraction(monkeypatch):
+    """A 24 GiB cap on an 80 GiB card with 5 GiB already reserved leaves 19 GiB, not the card's 70."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (70 * GIB, 80 * GIB))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda *a: 5 * GIB)
+    monkeypatch.setattr(torch.cuda, "get_per_process_memory_fraction", lambda *a: 0.3)
+    assert free_gpu_bytes() == 19 * GIB
+    monkeypatch.setattr(torch.cuda, "get_per_process_memory_fraction", lambda *a: 1.0)
+    assert free_gpu_bytes() == 70 * GIB  # no cap: what the card has free
+    monkeypatch.setattr(torch.cuda, "get_per_process_memory_fraction", lambda *a: 0.05)
+    assert free_gpu_bytes() == 0  # the cap is already spent
+
+
+def test_no_gpu_means_no_free_memory(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert free_gpu_bytes() is None
