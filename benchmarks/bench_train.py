@@ -8,13 +8,14 @@
 
 Recipes (each in its own process, so Unsloth's patches never leak into the others):
   a         transformers + PEFT + bitsandbytes, micro-batch 2 x 4, gradient checkpointing, padded rows
-  b         the source tutorial's Unsloth recipe as written: 2 x 4, Unsloth checkpointing, padded rows
-            (if it fails, it is retried as b-nc and both outcomes are reported)
+  b         the source tutorial's Unsloth recipe as written: FastLanguageModel, 2 x 4, Unsloth
+            checkpointing, padded rows (if it fails, it is retried as b-nc and both are reported)
+  c         qwen3lab's default GPU recipe (the full profile): FastModel, and the micro-batch, token
+            budget and checkpointing qwen3lab/recipe.py fits to the free memory; the same rows per step
+  c-flm     c's fitted recipe through FastLanguageModel (qwen3lab's default before FastModel)
+  b-fm      b's batches through FastModel
   b-nc      b with Unsloth's per-block torch.compile off (UNSLOTH_BLOCK_COMPILE=0)
-  b-debug   b with CUDA_LAUNCH_BLOCKING=1, to name the kernel behind b's device-side assert
-  c         qwen3lab's default GPU recipe (qwen3lab/recipe.py): the same rows per step, fitted to the card
-  c-padded  a lever, not yet measured: all 8 rows as one padded micro-batch, so Unsloth's compiled
-            blocks run; no checkpointing
+  b-debug   b with CUDA_LAUNCH_BLOCKING=1, to name the kernel behind a device-side assert
 
 The model has Qwen3-8B's exact shape (hidden 4096, intermediate 12288, 36 layers, 32/8 heads,
 head_dim 128, vocabulary 151,936, untied) and random weights, so nothing is downloaded; it is
@@ -43,22 +44,28 @@ RECIPES = {
     "a": {"backend": "transformers", "use_gradient_checkpointing": True, "padding_free": False,
           "auto_recipe": False, "what": "transformers + PEFT + bitsandbytes, 2 x 4, checkpointing, padded"},
     "b": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-          "auto_recipe": False, "what": "Unsloth, source recipe as written: 2 x 4, Unsloth checkpointing, padded"},
+          "auto_recipe": False, "loader": "FastLanguageModel",
+          "what": "Unsloth, source recipe as written: FastLanguageModel, 2 x 4, Unsloth checkpointing, padded"},
     "c": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
-          "auto_recipe": True, "what": "Unsloth, qwen3lab default: fitted to the free memory"},
-    # (b) with Unsloth's per-block torch.compile off: padded batches under block compile hit a CUDA
-    # device-side assert at the second step on the H100 (twice), so this is (b) as it can run there.
+          "auto_recipe": True, "what": "Unsloth, qwen3lab default (full profile): FastModel, fitted to the card"},
+    # (c) as it was before FastModel: the same fitted recipe through FastLanguageModel, whose own
+    # Qwen3 forward Unsloth leaves uncompiled for padding-free batches (host-bound; see docs)
+    "c-flm": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
+              "auto_recipe": True, "loader": "FastLanguageModel",
+              "what": "Unsloth, fitted recipe through FastLanguageModel"},
+    # (b)'s batches through FastModel: what the loader alone is worth on the source recipe
+    "b-fm": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
+             "auto_recipe": False, "loader": "FastModel",
+             "what": "Unsloth, source recipe through FastModel: 2 x 4, Unsloth checkpointing, padded"},
+    # (b) with Unsloth's per-block torch.compile off
     "b-nc": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-             "auto_recipe": False, "env": {"UNSLOTH_BLOCK_COMPILE": "0"},
+             "auto_recipe": False, "loader": "FastLanguageModel", "env": {"UNSLOTH_BLOCK_COMPILE": "0"},
              "what": "Unsloth, source recipe: 2 x 4, Unsloth checkpointing, padded; block compile off"},
-    # (b) with synchronous launches, so the failing kernel of the assert is the one named
+    # (b) with synchronous launches, so a failing kernel is the one named
     "b-debug": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-                "auto_recipe": False, "env": {"CUDA_LAUNCH_BLOCKING": "1", "UNSLOTH_BLOCK_COMPILE_DEBUG": "1"},
+                "auto_recipe": False, "loader": "FastLanguageModel",
+                "env": {"CUDA_LAUNCH_BLOCKING": "1", "UNSLOTH_BLOCK_COMPILE_DEBUG": "1"},
                 "what": "Unsloth, source recipe as written, CUDA_LAUNCH_BLOCKING=1 (diagnosis, slow)"},
-    # a lever: the whole step as one padded micro-batch, so Unsloth's compiled blocks run (fewer launches)
-    "c-padded": {"backend": "unsloth", "use_gradient_checkpointing": False, "padding_free": False,
-                 "auto_recipe": False, "batch": (8, 1),
-                 "what": "Unsloth, 8 x 1 padded (block compile), no checkpointing"},
 }
 
 
@@ -124,6 +131,9 @@ def run_recipe(name: str, args) -> dict:
     if args.profile and name in args.profile.split(","):
         cmd.append("--profile")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if args.logs:  # the worker's whole output, for what the table leaves out (compile notes, tracebacks)
+        args.logs.mkdir(parents=True, exist_ok=True)
+        (args.logs / f"{name}-{args.max_seq_length}-cap{args.memory_cap_gib:g}.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     for line in proc.stdout.splitlines():
         if line.startswith("PROFILE "):
             print(f"  {name}: {line[len('PROFILE '):]}", flush=True)
@@ -154,20 +164,21 @@ def print_table(results: list[dict], args) -> None:
     cap = f", memory cap {args.memory_cap_gib:g} GiB" if args.memory_cap_gib else ""
     print(f"\nmax_seq_length {args.max_seq_length}{cap}, {args.steps} steps (median step of the last "
           f"{args.steps - args.warmup}; rates over their total time)")
-    print(f"{'recipe':<7}{'trained tok/s':>14}{'tokens/s':>10}{'step s':>8}{'rows':>6}{'pad':>6}"
+    print(f"{'recipe':<8}{'trained tok/s':>14}{'tokens/s':>10}{'step s':>8}{'rows':>6}{'pad':>6}{'longest':>8}"
           f"{'peak GiB':>10}{'MFU':>7}  what")
     for r in results:
         if "error" in r:
-            print(f"{r['recipe']:<7}{'failed':>14}  {r['error'][:150]}")
+            print(f"{r['recipe']:<8}{'failed':>14}  {r['error'][:150]}")
             continue
-        print(f"{r['recipe']:<7}{r['trained_tokens_per_s']:>14,.0f}{r['tokens_per_s']:>10,.0f}"
+        print(f"{r['recipe']:<8}{r['trained_tokens_per_s']:>14,.0f}{r['tokens_per_s']:>10,.0f}"
               f"{r['step_s']:>8.2f}{r.get('rows_per_step', nan):>6.1f}{r.get('padding_share', nan):>6.0%}"
+              f"{r.get('longest_row', nan):>8,.0f}"
               f"{r['peak_reserved_gib']:>10.1f}{r['mfu']:>7.1%}  {r['what']}")
         if r.get("recipe_choice"):
-            print(f"{'':7}chosen: {r['recipe_choice']['reason']}")
+            print(f"{'':8}chosen: {r['recipe_choice']['reason']}")
     done = {r["recipe"]: r for r in results if "error" not in r}
     b = done.get("b") or done.get("b-nc")
-    for other in ("a", "c", "c-padded"):
+    for other in ("a", "c", "c-flm", "b-fm"):
         if b is None or other not in done:
             continue
         o = done[other]
@@ -189,12 +200,15 @@ def add_batch_counts(counts: dict, inputs) -> None:
         real = int(mask.sum())
         counts["rows"] += int(mask.shape[0])
         counts["padded"] += int(mask.numel()) - real
+        longest = int(mask.sum(dim=1).max())
     else:  # padding-free: one row of concatenated sequences, starts marked by position 0
         real = int(labels.numel())
         positions = inputs.get("position_ids")
         counts["rows"] += int((positions == 0).sum()) if positions is not None else int(labels.shape[0])
+        longest = int(positions.max()) + 1 if positions is not None else int(labels.shape[-1])
     counts["tokens"] += real
     counts["trained"] += int((labels[..., 1:] != -100).sum())
+    counts["longest"] = max(counts["longest"], longest)
 
 
 def _gpu_busy_profiler():
@@ -255,8 +269,8 @@ def worker(name: str, args) -> None:
                        logging_steps=1, dataset_num_proc=8, backend=spec["backend"],
                        use_gradient_checkpointing=spec["use_gradient_checkpointing"],
                        padding_free=spec["padding_free"], auto_recipe=spec["auto_recipe"])
-    if "batch" in spec:
-        cfg = cfg.replace(per_device_train_batch_size=spec["batch"][0], gradient_accumulation_steps=spec["batch"][1])
+    if "loader" in spec:  # else the full profile's own (FastModel)
+        cfg = cfg.replace(unsloth_loader=spec["loader"])
     model, tokenizer = q.load_model(cfg)
     model = q.add_lora(model, cfg)
     trainer = q.make_trainer(model, tokenizer, load_from_disk(str(args.data_dir)), cfg)
@@ -264,7 +278,7 @@ def worker(name: str, args) -> None:
     # Count what reaches the model by wrapping training_step (a collator wrapper saw nothing under
     # Unsloth). Unsloth's token budget wraps training_step too; whichever wrapper is outside, the
     # tokens of a step are counted once (whole, or as the sum of its passes).
-    counts = {"tokens": 0, "trained": 0, "rows": 0, "padded": 0}
+    counts = {"tokens": 0, "trained": 0, "rows": 0, "padded": 0, "longest": 0}
     inner_step = trainer.training_step
 
     def counting_step(model_, inputs, *rest, **kwargs):
@@ -282,7 +296,9 @@ def worker(name: str, args) -> None:
         def on_step_end(self, *_, **__):
             torch.cuda.synchronize()
             steps.append({"s": time.perf_counter() - self.start,
-                          **{k: counts[k] - self.before[k] for k in counts}})
+                          **{k: counts[k] - self.before[k] for k in counts if k != "longest"},
+                          "longest": counts["longest"]})
+            counts["longest"] = 0
 
     trainer.add_callback(Timer())
     if args.profile:
@@ -300,7 +316,8 @@ def worker(name: str, args) -> None:
     mean_len = tokens / max(1, sum(s["rows"] for s in measured))
     flops = flops_per_token(mean_len) * tokens / total_s
     result = {
-        "recipe": name, "what": spec["what"], "backend": q.BACKEND,
+        "recipe": name, "what": spec["what"], "backend": q.BACKEND, "unsloth_loader": cfg.unsloth_loader,
+        "longest_row": max(s["longest"] for s in steps),
         "device": torch.cuda.get_device_name(0), "max_seq_length": args.max_seq_length,
         "memory_cap_gib": args.memory_cap_gib, "steps": len(steps),
         "step_s": step_s, "tokens_per_s": tokens / total_s, "trained_tokens_per_s": trained / total_s,
@@ -335,6 +352,7 @@ def main() -> None:
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/qwen3-8b-shape"))
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qwen3lab-bench-data"))
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--logs", type=Path, help="write each worker's full output to this folder")
     parser.add_argument("--profile", nargs="?", const="c", default="",
                         help="profile one extra step of these recipes (comma list; worker: flag)")
     parser.add_argument("--worker", choices=sorted(RECIPES))

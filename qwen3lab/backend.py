@@ -146,12 +146,25 @@ def _torch_dtype(cfg: Config):
     return torch.float32
 
 
+def unsloth_loader(cfg: Config):
+    """Unsloth's loader class that ``cfg.unsloth_loader`` names: ``FastLanguageModel`` (the source
+    tutorial's) or ``FastModel``.
+
+    Both load the same 4-bit model and attach the same LoRA adapters; they differ in the decoder
+    forward. FastLanguageModel runs Unsloth's own Qwen3 forward, which its per-layer torch.compile
+    leaves uncompiled for padding-free batches; FastModel keeps transformers' forward, which Unsloth
+    compiles per layer for those batches too (fewer kernel launches: see docs/benchmarks.md).
+    Every call of one model (load, LoRA, train/inference switches, adapter reload) uses the same one.
+    """
+    import unsloth
+
+    return getattr(unsloth, cfg.unsloth_loader)
+
+
 def load_pretrained(cfg: Config, model_path: str) -> tuple[Any, Any]:
     """(model, tokenizer) from ``model_path`` with the backend ``cfg`` resolves to."""
     if resolve_backend(cfg) == UNSLOTH:
-        from unsloth import FastLanguageModel
-
-        model, tokenizer = FastLanguageModel.from_pretrained(
+        model, tokenizer = unsloth_loader(cfg).from_pretrained(
             model_name=model_path, max_seq_length=cfg.max_seq_length,
             dtype=None if cfg.dtype is None else _torch_dtype(cfg), load_in_4bit=cfg.load_in_4bit,
         )
@@ -199,9 +212,7 @@ def load_base_for_merge(cfg: Config, model_path: str) -> tuple[Any, Any]:
 def get_peft_model(model, cfg: Config, target_modules: list[str]):
     """Attach LoRA adapters with the backend's own call."""
     if resolve_backend(cfg) == UNSLOTH:
-        from unsloth import FastLanguageModel
-
-        return FastLanguageModel.get_peft_model(
+        return unsloth_loader(cfg).get_peft_model(
             model, r=cfg.r, target_modules=list(target_modules), lora_alpha=cfg.lora_alpha,
             lora_dropout=cfg.lora_dropout, bias=cfg.bias,
             use_gradient_checkpointing=cfg.use_gradient_checkpointing, random_state=cfg.random_state,
@@ -223,18 +234,14 @@ def get_peft_model(model, cfg: Config, target_modules: list[str]):
 def for_inference(model, cfg: Config):
     """Switch to generation mode (Unsloth's fast path where it exists)."""
     if resolve_backend(cfg) == UNSLOTH:
-        from unsloth import FastLanguageModel
-
-        FastLanguageModel.for_inference(model)
+        unsloth_loader(cfg).for_inference(model)
     model.eval()
     return model
 
 
 def for_training(model, cfg: Config):
     if resolve_backend(cfg) == UNSLOTH:
-        from unsloth import FastLanguageModel
-
-        FastLanguageModel.for_training(model)
+        unsloth_loader(cfg).for_training(model)
     model.train()
     return model
 
@@ -577,9 +584,7 @@ def load_adapter_model(cfg: Config, adapter_dir: str, *, load_in_4bit: bool | No
     """
     load_in_4bit = cfg.load_in_4bit if load_in_4bit is None else load_in_4bit
     if resolve_backend(cfg) == UNSLOTH:
-        from unsloth import FastLanguageModel
-
-        return FastLanguageModel.from_pretrained(
+        return unsloth_loader(cfg).from_pretrained(
             model_name=str(adapter_dir), max_seq_length=cfg.max_seq_length,
             dtype=None if cfg.dtype is None else _torch_dtype(cfg), load_in_4bit=load_in_4bit,
         )

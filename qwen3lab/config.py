@@ -43,6 +43,7 @@ class Config:
     dtype: str | None = None  # None = let the backend choose (bf16 on capable GPUs)
     load_in_4bit: bool = True
     backend: str = "auto"  # "auto" (Unsloth if installed), "unsloth" or "transformers"
+    unsloth_loader: str = "FastLanguageModel"  # or "FastModel" (compiled padding-free training, backend.py)
     requires_cuda: bool = False  # refuse to start without a CUDA GPU
 
     # -- data -------------------------------------------------------------------------
@@ -135,6 +136,7 @@ def field_names() -> list[str]:
 
 _CHOICES = {
     "backend": ("auto", "unsloth", "transformers"),
+    "unsloth_loader": ("FastLanguageModel", "FastModel"),
     "length_policy": ("report", "drop", "truncate"),
     "swanlab_mode": ("offline", "cloud", "local", "disabled"),
     "bias": ("none", "all", "lora_only"),
@@ -184,6 +186,10 @@ PROFILES: dict[str, Config] = {
         max_steps=30,
         save_steps=10,
         auto_recipe=True,
+        # transformers' Qwen3 forward, which Unsloth compiles per layer also for the padding-free
+        # batches auto_recipe chooses: 1.35x the trained tokens/s of FastLanguageModel at 2048 on an
+        # H100 (docs/benchmarks.md). The tiny profile keeps the source tutorial's FastLanguageModel.
+        unsloth_loader="FastModel",
         swanlab_mode="cloud",
     ),
 }

@@ -9,8 +9,9 @@ row count) is what must fit in memory. ``fit_recipe`` computes that budget from 
 and a per-token activation cost, and turns checkpointing on only when a single row of
 ``max_seq_length`` tokens would not fit without it.
 
-Activation costs were measured on an H100 with the Qwen3-8B shape (NF4, LoRA r=32 on all seven
-projections, bf16): see docs/benchmarks.md. They scale with layers x hidden size for other shapes.
+Activation costs were measured on an H100 and an H200 with the Qwen3-8B shape (NF4, LoRA r=32 on
+all seven projections, bf16), for each of Unsloth's loaders (``cfg.unsloth_loader``): see
+docs/benchmarks.md. They scale with layers x hidden size for other shapes.
 
 Introduced in 05_lora_training.
 """
@@ -24,9 +25,15 @@ from typing import Any
 from .config import Config
 
 GIB = 2**30
-#: Qwen3-8B shape, per token of a micro-batch, in bytes (H100, bf16, NF4, LoRA r=32).
-ACTIVATION_BYTES_NO_CHECKPOINTING = 4.1 * 2**20
-ACTIVATION_BYTES_CHECKPOINTING = 0.17 * 2**20
+MIB = 2**20
+#: Qwen3-8B shape, bytes per token of a pass, (without, with) gradient checkpointing, per loader.
+#: FastLanguageModel: Unsloth's fused LoRA kernels (peak 63.3 GiB at 12.8k tokens, H100);
+#: FastModel: transformers' forward compiled per layer keeps more activations (68.9 GiB at 13.3k
+#: tokens on an H100, 106.9 GiB at 21.5k on an H200: 4.7 MiB a token either way).
+ACTIVATION_BYTES = {
+    "FastLanguageModel": (4.1 * MIB, 0.17 * MIB),
+    "FastModel": (4.8 * MIB, 0.17 * MIB),
+}
 #: What training needs beyond the loaded model (measured after loading it): gradients and
 #: optimizer state of the LoRA weights, chunked cross-entropy buffers, allocator slack.
 BASE_BYTES = 2.5 * GIB
@@ -73,8 +80,8 @@ def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe
     rows = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
     scale = _scale(model_config)
     usable = HEADROOM * free_bytes - BASE_BYTES * scale
-    for checkpointing, per_token in ((False, ACTIVATION_BYTES_NO_CHECKPOINTING),
-                                     ("unsloth", ACTIVATION_BYTES_CHECKPOINTING)):
+    without, with_ = ACTIVATION_BYTES[cfg.unsloth_loader]
+    for checkpointing, per_token in ((False, without), ("unsloth", with_)):
         budget = int(usable / (per_token * scale)) if usable > 0 else 0
         if budget >= cfg.max_seq_length:
             what = "off" if checkpointing is False else "Unsloth's (offloaded)"

@@ -111,12 +111,18 @@ def trainable_parameters(model) -> tuple[int, int]:
 # -- the trainer -----------------------------------------------------------------------------------
 
 
-def tokenize_text(dataset, tokenizer, text_field: str = "text"):
-    """A data set of ``input_ids`` only: ``text_field`` tokenized as written, in this process.
+def tokenize_text(dataset, tokenizer, text_field: str = "text", max_length: int | None = None):
+    """A data set of ``input_ids`` only: ``text_field`` tokenized as written, in this process, each
+    row cut to its first ``max_length`` tokens.
 
     Done here rather than by TRL because ``Dataset.map`` fingerprints its function's arguments,
     and hashing a 151k-token tokenizer took 10 s on a 2-core CPU. The rendered text already holds
-    every special token, so none are added. Introduced in 05_lora_training.
+    every special token, so none are added. The cut is done here too: TRL cuts rows at
+    ``max_length`` only when it tokenizes them itself, and Unsloth's GPU trainer leaves
+    pre-tokenized rows whole in padded batches (the GPU machine fed ``[2, 8525]`` batches at
+    ``max_seq_length`` 8192), where Unsloth's forward then cuts ``input_ids`` but not the labels.
+    Rows that notebook 03's length policy kept (``"report"``) are the ones cut. Introduced in
+    05_lora_training.
     """
     from datasets import Dataset
 
@@ -124,6 +130,12 @@ def tokenize_text(dataset, tokenizer, text_field: str = "text"):
         raise KeyError(f"the data set has no {text_field!r} column (columns: {dataset.column_names}); "
                        "notebook 04 writes it (q.load_mixed())")
     ids = tokenizer(list(dataset[text_field]), add_special_tokens=False)["input_ids"]
+    if max_length is not None:
+        cut = sum(len(row) > max_length for row in ids)
+        if cut:
+            print(f"cut {cut} of {len(ids)} rows to their first {max_length} tokens (max_seq_length); "
+                  "cfg.length_policy='drop' removes such rows in notebook 03 instead")
+            ids = [row[:max_length] for row in ids]
     return Dataset.from_dict({"input_ids": ids})
 
 
@@ -165,7 +177,7 @@ def make_trainer(model, tokenizer, dataset, cfg: Config, *, output_dir: str | Pa
     output_dir = Path(output_dir) if output_dir else stage_dir("run")
     report_to = overrides.pop("report_to", None) or swanlab_report_to(cfg)
     args = sft_config(cfg, output_dir, report_to=report_to, **overrides)
-    tokenized = tokenize_text(dataset, tokenizer)
+    tokenized = tokenize_text(dataset, tokenizer, max_length=cfg.max_seq_length)
     require_responses(tokenized, tokenizer)
     trainer = SFTTrainer(model=model, processing_class=tokenizer, args=args, train_dataset=tokenized)
     backend.keep_cpu_adapters_float32(model)

@@ -67,7 +67,7 @@ _TRAIN_SCRIPT = """
 import json, qwen3lab as q, torch
 from datasets import Dataset
 from trl import SFTConfig, SFTTrainer
-cfg = q.get_config("tiny", learning_rate=5e-3, use_gradient_checkpointing=False)
+cfg = q.get_config("tiny", learning_rate=5e-3, use_gradient_checkpointing=False, unsloth_loader="__LOADER__")
 model, tokenizer = q.load_model(cfg)
 layer = type(model.model.layers[0].self_attn.q_proj).__name__
 with torch.no_grad():  # an inference pass before training: trap 2 on bitsandbytes' CPU path
@@ -87,9 +87,12 @@ print(json.dumps({"backend": q.BACKEND, "layer": layer, "losses": losses}))
 """
 
 
-@pytest.mark.parametrize("name", ["transformers", "unsloth"])
-def test_each_backend_trains_the_tiny_4bit_model_on_a_cpu(name, tmp_path):
-    proc = run_python(_TRAIN_SCRIPT.replace("__OUT__", str(tmp_path / "out")),
+@pytest.mark.parametrize("name,loader", [("transformers", "FastLanguageModel"), ("unsloth", "FastLanguageModel"),
+                                         ("unsloth", "FastModel")])
+def test_each_backend_trains_the_tiny_4bit_model_on_a_cpu(name, loader, tmp_path):
+    """Either backend, and either Unsloth loader (``cfg.unsloth_loader``), trains the 4-bit model."""
+    script = _TRAIN_SCRIPT.replace("__OUT__", str(tmp_path / "out")).replace("__LOADER__", loader)
+    proc = run_python(script,
                       env={"QWEN3LAB_BACKEND": name, "QWEN3LAB_HOME": str(tmp_path / "home")})
     result = last_json(proc)
     assert result["backend"] == name
@@ -139,13 +142,14 @@ def test_keyword_arguments_we_pass_exist_upstream():
     assert cfg_training <= sft_fields, cfg_training - sft_fields
     assert cfg_training - {"max_length", "dataset_text_field"} <= set(Config().to_dict())
     if backend.unsloth_installed():
-        from unsloth import FastLanguageModel
-
-        load = set(inspect.signature(FastLanguageModel.from_pretrained).parameters)
-        assert {"model_name", "max_seq_length", "dtype", "load_in_4bit"} <= load
-        peft = set(inspect.signature(FastLanguageModel.get_peft_model).parameters)
-        assert {"r", "target_modules", "lora_alpha", "lora_dropout", "bias", "use_gradient_checkpointing",
-                "random_state"} <= peft
+        for loader in ("FastLanguageModel", "FastModel"):  # every value of cfg.unsloth_loader
+            cls = backend.unsloth_loader(Config(unsloth_loader=loader))
+            load = set(inspect.signature(cls.from_pretrained).parameters)
+            assert {"model_name", "max_seq_length", "dtype", "load_in_4bit"} <= load, loader
+            peft = set(inspect.signature(cls.get_peft_model).parameters)
+            assert {"r", "target_modules", "lora_alpha", "lora_dropout", "bias", "use_gradient_checkpointing",
+                    "random_state"} <= peft, loader
+            assert callable(cls.for_inference) and callable(cls.for_training), loader
 
 
 @pytest.mark.skipif(backend.cuda_available(), reason="a CPU-only trap: on a GPU the 4-bit layers live in CUDA memory")

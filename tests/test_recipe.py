@@ -46,6 +46,16 @@ def test_budget_scales_with_model_size():
     assert small.token_budget > 100 * big.token_budget
 
 
+def test_budget_follows_the_loaders_activation_cost():
+    """FastModel's compiled forward keeps more activations per token than FastLanguageModel's, so the
+    same free memory buys it a smaller pass; both leave checkpointing off on a large card."""
+    cfg = get_config("full")
+    fast_model = fit_recipe(cfg.replace(unsloth_loader="FastModel"), 72 * GIB)
+    fast_lm = fit_recipe(cfg.replace(unsloth_loader="FastLanguageModel"), 72 * GIB)
+    assert fast_model.use_gradient_checkpointing is fast_lm.use_gradient_checkpointing is False
+    assert 12_000 < fast_model.token_budget < fast_lm.token_budget < 15_000
+
+
 def test_apply_recipe_sets_the_config_and_unsloth_budget(monkeypatch):
     monkeypatch.delenv(TOKEN_BUDGET_ENV, raising=False)
     cfg = get_config("full")

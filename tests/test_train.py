@@ -83,6 +83,21 @@ def test_rows_without_a_reply_fail_before_training(tokenizer):
         require_responses(tokenize_text(prompts, tokenizer), tokenizer)
 
 
+def test_rows_longer_than_max_length_are_cut_and_counted(tokenizer, capsys):
+    """make_trainer tokenizes with ``max_length=cfg.max_seq_length``: no row reaches the model longer
+    (Unsloth's GPU trainer does not cut pre-tokenized rows of padded batches itself)."""
+    from datasets import Dataset
+
+    long, short = (_render(tokenizer, [{"role": "user", "content": "count"},
+                                       {"role": "assistant", "content": " ".join(["one"] * n)}], False)
+                   for n in (200, 3))
+    whole = tokenize_text(Dataset.from_list([{"text": long}, {"text": short}]), tokenizer)["input_ids"]
+    assert len(whole[0]) > 64 > len(whole[1])
+    cut = tokenize_text(Dataset.from_list([{"text": long}, {"text": short}]), tokenizer, max_length=64)["input_ids"]
+    assert cut == [whole[0][:64], whole[1]]
+    assert "cut 1 of 2 rows to their first 64 tokens" in capsys.readouterr().out
+
+
 def test_a_batch_with_no_trainable_label_raises():
     import torch
 
