@@ -25,6 +25,7 @@ BUNDLED = "bundled"
 
 PROFILE_ENV = "QWEN3LAB_PROFILE"
 BACKEND_ENV = "QWEN3LAB_BACKEND"
+LOADER_ENV = "QWEN3LAB_UNSLOTH_LOADER"
 
 
 class ConfigError(ValueError):
@@ -197,7 +198,7 @@ PROFILES: dict[str, Config] = {
 
 def get_config(profile: str | None = None, **overrides: Any) -> Config:
     """The active configuration: ``profile`` (or ``$QWEN3LAB_PROFILE``, default ``tiny``)
-    with ``overrides`` applied, and ``$QWEN3LAB_BACKEND`` if set.
+    with ``overrides`` applied, and ``$QWEN3LAB_BACKEND`` / ``$QWEN3LAB_UNSLOTH_LOADER`` if set.
 
     Introduced in 00_setup.
     """
@@ -208,9 +209,10 @@ def get_config(profile: str | None = None, **overrides: Any) -> Config:
             f"choose one of {sorted(PROFILES)}, e.g. `make run PROFILE=tiny`"
         )
     cfg = PROFILES[name]
-    backend = os.environ.get(BACKEND_ENV)
-    if backend and "backend" not in overrides:
-        overrides["backend"] = backend
+    for env, name in ((BACKEND_ENV, "backend"), (LOADER_ENV, "unsloth_loader")):
+        value = os.environ.get(env)
+        if value and name not in overrides:
+            overrides[name] = value
     return cfg.replace(**overrides) if overrides else cfg
 
 

@@ -41,6 +41,17 @@ def test_env_selects_profile_and_backend(monkeypatch):
     assert cfg.profile == "full" and cfg.backend == "transformers"
 
 
+def test_env_selects_the_unsloth_loader_unless_overridden(monkeypatch):
+    assert get_config("tiny").unsloth_loader == "FastLanguageModel"  # the source tutorial's
+    assert get_config("full").unsloth_loader == "FastModel"  # measured faster on the GPU
+    monkeypatch.setenv("QWEN3LAB_UNSLOTH_LOADER", "FastModel")
+    assert get_config("tiny").unsloth_loader == "FastModel"
+    assert get_config("tiny", unsloth_loader="FastLanguageModel").unsloth_loader == "FastLanguageModel"
+    monkeypatch.setenv("QWEN3LAB_UNSLOTH_LOADER", "FastVision")
+    with pytest.raises(ConfigError, match="unsloth_loader"):
+        get_config("tiny")
+
+
 def test_unknown_profile_names_the_choices(monkeypatch):
     monkeypatch.setenv("QWEN3LAB_PROFILE", "huge")
     with pytest.raises(ConfigError, match=r"unknown profile 'huge'.*\['full', 'tiny'\]"):

@@ -5,7 +5,8 @@
 # executed and their assert cells must pass (the stored outputs of checked cells are the tiny
 # profile's, so they are not compared). Otherwise the tiny model runs in 4-bit, offline, and
 # checked cells are compared as on the CPU. Prints the wall time of each notebook and the
-# peak GPU memory seen by nvidia-smi. Uses $PY (default: .venv/bin/python if present, else python3).
+# peak GPU memory seen by nvidia-smi. QWEN3LAB_UNSLOTH_LOADER=FastModel runs the tiny model through
+# the full profile's loader (executed, asserts checked). Uses $PY (default: .venv/bin/python if present, else python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
@@ -33,9 +34,10 @@ PY
 )
 export QWEN3LAB_PROFILE=$profile
 rm -rf "$QWEN3LAB_HOME"
-# tiny: nbval compares checked cells; full: the notebooks are executed and their asserts must pass
+# tiny: nbval compares checked cells; full, or another Unsloth loader than the stored outputs'
+# (QWEN3LAB_UNSLOTH_LOADER=FastModel: the config tables differ): executed, asserts must pass
 run_one() {
-  if [ "$profile" = full ]; then "$PY" tools/run_notebooks.py "$1"
+  if [ "$profile" = full ] || [ -n "${QWEN3LAB_UNSLOTH_LOADER:-}" ]; then "$PY" tools/run_notebooks.py "$1"
   else "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env "$1"; fi
 }
 
@@ -43,7 +45,7 @@ nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > /tmp
 smi=$!
 trap 'kill $smi 2>/dev/null || true' EXIT
 {
-  echo "profile=$profile backend=unsloth $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+  echo "profile=$profile backend=unsloth loader=${QWEN3LAB_UNSLOTH_LOADER:-the profile's} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
   "$PY" -c "import qwen3lab.artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
 } | tee "$REPORT"
 status=0
