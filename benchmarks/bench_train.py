@@ -133,7 +133,8 @@ def run_recipe(name: str, args) -> dict:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if args.logs:  # the worker's whole output, for what the table leaves out (compile notes, tracebacks)
         args.logs.mkdir(parents=True, exist_ok=True)
-        (args.logs / f"{name}-{args.max_seq_length}-cap{args.memory_cap_gib:g}.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
+        log = args.logs / f"{name}-{args.max_seq_length}-cap{args.memory_cap_gib:g}.log"
+        log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     for line in proc.stdout.splitlines():
         if line.startswith("PROFILE "):
             print(f"  {name}: {line[len('PROFILE '):]}", flush=True)

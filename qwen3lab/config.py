@@ -209,10 +209,10 @@ def get_config(profile: str | None = None, **overrides: Any) -> Config:
             f"choose one of {sorted(PROFILES)}, e.g. `make run PROFILE=tiny`"
         )
     cfg = PROFILES[name]
-    for env, name in ((BACKEND_ENV, "backend"), (LOADER_ENV, "unsloth_loader")):
+    for env, field in ((BACKEND_ENV, "backend"), (LOADER_ENV, "unsloth_loader")):
         value = os.environ.get(env)
-        if value and name not in overrides:
-            overrides[name] = value
+        if value and field not in overrides:
+            overrides[field] = value
     return cfg.replace(**overrides) if overrides else cfg
 
 

@@ -4,9 +4,9 @@ The source tutorial's recipe (2 rows x 4 accumulation steps, rows padded per bat
 offloaded gradient checkpointing) is sized for a small card and leaves a large one idle. On a GPU
 with room, it is faster to feed all rows of an optimizer step as one padding-free micro-batch
 and to keep activations instead of recomputing them (loaded with ``FastModel``, whose forward
-Unsloth compiles for such batches: ``backend.unsloth_loader``). Unsloth can split such a micro-batch into
-passes of at most ``UNSLOTH_TOKEN_BUDGET`` tokens with an unchanged loss, so the budget (not the
-row count) is what must fit in memory. ``fit_recipe`` computes that budget from the free memory
+Unsloth compiles for such batches: ``backend.unsloth_loader``). Unsloth can split such a
+micro-batch into passes of at most ``UNSLOTH_TOKEN_BUDGET`` tokens with an unchanged loss, so the
+budget (not the row count) is what must fit in memory. ``fit_recipe`` computes that budget from the free memory
 and a per-token activation cost, and turns checkpointing on only when a single row of
 ``max_seq_length`` tokens would not fit without it.
 

@@ -34,8 +34,8 @@ PY
 )
 export QWEN3LAB_PROFILE=$profile
 rm -rf "$QWEN3LAB_HOME"
-# tiny: nbval compares checked cells; full, or another Unsloth loader than the stored outputs'
-# (QWEN3LAB_UNSLOTH_LOADER=FastModel: the config tables differ): executed, asserts must pass
+# tiny: nbval compares checked cells; full, or QWEN3LAB_UNSLOTH_LOADER set (the stored outputs
+# come from the tiny profile's own loader): the notebooks are executed and their asserts must pass
 run_one() {
   if [ "$profile" = full ] || [ -n "${QWEN3LAB_UNSLOTH_LOADER:-}" ]; then "$PY" tools/run_notebooks.py "$1"
   else "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env "$1"; fi
