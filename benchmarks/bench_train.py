@@ -5,6 +5,7 @@
     python benchmarks/bench_train.py --memory-cap-gib 24 --recipes b,c
     python benchmarks/bench_train.py --max-seq-length 2048 --recipes c --profile c   # GPU busy share
     python benchmarks/bench_train.py --print results.json                           # a saved run's table
+    python benchmarks/bench_train.py --recipes c --steps 12 --logs logs --torch-logs recompiles  # why a step recompiled
 
 Recipes (each in its own process, so Unsloth's patches never leak into the others):
   a         transformers + PEFT + bitsandbytes, micro-batch 2 x 4, gradient checkpointing, padded rows
@@ -125,6 +126,8 @@ def run_recipe(name: str, args) -> dict:
     env = {**os.environ, "QWEN3LAB_BACKEND": RECIPES[name]["backend"], "PYTHONUNBUFFERED": "1",
            **RECIPES[name].get("env", {})}
     env.pop("UNSLOTH_TOKEN_BUDGET", None)
+    if args.torch_logs:  # e.g. "recompiles": which guard failed when a step recompiled (see --logs)
+        env["TORCH_LOGS"] = args.torch_logs
     cmd = [sys.executable, __file__, "--worker", name, "--model-dir", str(args.model_dir), "--data-dir",
            str(args.data_dir), "--max-seq-length", str(args.max_seq_length), "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--memory-cap-gib", str(args.memory_cap_gib)]
@@ -354,6 +357,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qwen3lab-bench-data"))
     parser.add_argument("--out", type=Path)
     parser.add_argument("--logs", type=Path, help="write each worker's full output to this folder")
+    parser.add_argument("--torch-logs", default="", help="TORCH_LOGS for the workers, e.g. recompiles")
     parser.add_argument("--profile", nargs="?", const="c", default="",
                         help="profile one extra step of these recipes (comma list; worker: flag)")
     parser.add_argument("--worker", choices=sorted(RECIPES))
