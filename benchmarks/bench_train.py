@@ -71,11 +71,16 @@ RECIPES = {
 
 
 def flops_per_token(seq_len: float, r: int = 32) -> float:
-    """4 x frozen + 6 x LoRA parameters + attention, per trained token (Qwen3-8B shape)."""
-    h, inter, layers, heads, kv, hd, vocab = 4096, 12288, 36, 32, 8, 128, 151_936
-    frozen = layers * (h * heads * hd + 2 * h * kv * hd + heads * hd * h + 3 * h * inter) + vocab * h
-    lora = layers * r * ((h + heads * hd) + 2 * (h + kv * hd) + (heads * hd + h) + 3 * (h + inter))
-    attention = 6 * layers * heads * hd * seq_len  # causal: half of 12 * layers * d * seq
+    """4 x frozen + 6 x LoRA parameters + attention, per trained token (Qwen3-8B shape, LoRA on
+    all seven projections; shapes from qwen3lab.train, as notebook 05 counts them)."""
+    from qwen3lab.tiny import QWEN3_8B
+    from qwen3lab.train import expected_lora_parameters, projection_shapes
+
+    shapes = projection_shapes(QWEN3_8B)
+    layers, width = QWEN3_8B["num_hidden_layers"], QWEN3_8B["num_attention_heads"] * QWEN3_8B["head_dim"]
+    frozen = layers * sum(i * o for i, o in shapes.values()) + QWEN3_8B["vocab_size"] * QWEN3_8B["hidden_size"]
+    lora = expected_lora_parameters(QWEN3_8B, r, list(shapes))
+    attention = 6 * layers * width * seq_len  # causal: half of 12 * layers * d * seq
     return 4 * frozen + 6 * lora + attention
 
 
@@ -354,7 +359,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="steps left out of the timing")
     parser.add_argument("--memory-cap-gib", type=float, default=0.0)
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/qwen3-8b-shape"))
-    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/qwen3lab-bench-data"))
+    parser.add_argument("--data-dir", type=Path, help="default /tmp/qwen3lab-bench-data-<rows> (16 rows a step)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--logs", type=Path, help="write each worker's full output to this folder")
     parser.add_argument("--torch-logs", default="", help="TORCH_LOGS for the workers, e.g. recompiles")
@@ -374,7 +379,10 @@ def main() -> None:
         return
     os.environ.setdefault("QWEN3LAB_BACKEND", "transformers")  # the parent only builds; no Unsloth import
     build_model(args.model_dir)
-    build_data(args.data_dir, rows=8 * args.steps * 2, seed=3407)
+    rows = 8 * args.steps * 2
+    # named by its size, so a set cached by a run with fewer steps is not reused
+    args.data_dir = args.data_dir or Path(f"/tmp/qwen3lab-bench-data-{rows}")
+    build_data(args.data_dir, rows=rows, seed=3407)
     results = []
     for name in args.recipes.split(","):
         start = time.perf_counter()

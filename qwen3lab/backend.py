@@ -201,11 +201,6 @@ def _pin_cpu_4bit_layout(model) -> int:
     return changed
 
 
-def load_base_for_merge(cfg: Config, model_path: str) -> tuple[Any, Any]:
-    """The base model unquantized (16-bit on a GPU, float32 on a CPU), to merge an adapter into."""
-    return load_pretrained(cfg.replace(load_in_4bit=False), model_path)
-
-
 # -- LoRA and training ----------------------------------------------------------------------
 
 
@@ -582,16 +577,13 @@ def load_adapter_model(cfg: Config, adapter_dir: str, *, load_in_4bit: bool | No
     The base is the one ``adapter_config.json`` names; ``load_in_4bit`` defaults to ``cfg``'s.
     Unsloth finds the base itself when given the adapter folder (the source tutorial's reload).
     """
-    load_in_4bit = cfg.load_in_4bit if load_in_4bit is None else load_in_4bit
+    cfg = cfg if load_in_4bit is None else cfg.replace(load_in_4bit=load_in_4bit)
     if resolve_backend(cfg) == UNSLOTH:
-        return unsloth_loader(cfg).from_pretrained(
-            model_name=str(adapter_dir), max_seq_length=cfg.max_seq_length,
-            dtype=None if cfg.dtype is None else _torch_dtype(cfg), load_in_4bit=load_in_4bit,
-        )
+        return load_pretrained(cfg, str(adapter_dir))
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    base, _ = load_pretrained(cfg.replace(load_in_4bit=load_in_4bit), _adapter_base(adapter_dir))
+    base, _ = load_pretrained(cfg, _adapter_base(adapter_dir))
     return PeftModel.from_pretrained(base, str(adapter_dir)), AutoTokenizer.from_pretrained(str(adapter_dir))
 
 

@@ -83,9 +83,6 @@ def plot_mix_composition(composition: Mapping[str, Mapping[str, int]], *, title:
     return fig
 
 
-__all__ = ["SOURCE_COLORS", "plot_length_histogram", "plot_mix_composition"]
-
-
 # -- 05 LoRA training ---------------------------------------------------------------------------------
 
 #: The quantities ``plot_training`` draws, in panel order, with their axis labels.
@@ -123,4 +120,4 @@ def plot_training(log_history, out_path=None, *, title: str = "LoRA training"):
     return fig
 
 
-__all__ += ["TRAINING_PANELS", "plot_training"]
+__all__ = ["SOURCE_COLORS", "TRAINING_PANELS", "plot_length_histogram", "plot_mix_composition", "plot_training"]

@@ -113,9 +113,8 @@ def _list_of_turns(per_row: np.ndarray, roles, contents, nulls=None, turn_nulls=
 def _as_string(array, column: str):
     import pyarrow as pa
 
-    if pa.types.is_string(array.type) or pa.types.is_null(array.type):
-        return array.cast(pa.string())
-    if pa.types.is_large_string(array.type):
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind):
         return array.cast(pa.string())
     raise DataError(f"column {column!r} has type {array.type}; expected strings")
 
@@ -409,7 +408,7 @@ def drop_problem_rows(dataset, report: ValidationReport, kinds: tuple[str, ...] 
 def apply_length_policy(dataset, *, max_seq_length: int, policy: str, tokenizer=None):
     """Rows longer than ``max_seq_length`` tokens (by ``n_tokens``), per ``policy`` (``cfg.length_policy``):
 
-    * ``"report"``: keep them (SFTTrainer will cut them at ``max_length``);
+    * ``"report"``: keep them (``make_trainer`` cuts them to ``max_seq_length`` tokens);
     * ``"drop"``: remove them (the default: a cut reasoning row loses its answer);
     * ``"truncate"``: cut ``text`` after ``max_seq_length`` tokens (needs ``tokenizer``) and set
       ``n_tokens``; ``conversations`` keeps the full row, so it can be rendered again.
