@@ -5,7 +5,7 @@
     python benchmarks/bench_train.py --memory-cap-gib 24 --recipes b,c
     python benchmarks/bench_train.py --max-seq-length 2048 --recipes c --profile c   # GPU busy share
     python benchmarks/bench_train.py --print results.json                           # a saved run's table
-    python benchmarks/bench_train.py --recipes c --steps 12 --logs logs --torch-logs recompiles  # why a step recompiled
+    python benchmarks/bench_train.py --recipes c --steps 12 --logs logs --torch-logs recompiles,recompiles_verbose
 
 Recipes (each in its own process, so Unsloth's patches never leak into the others):
   a         transformers + PEFT + bitsandbytes, micro-batch 2 x 4, gradient checkpointing, padded rows
@@ -17,6 +17,8 @@ Recipes (each in its own process, so Unsloth's patches never leak into the other
   b-fm      b's batches through FastModel
   b-nc      b with Unsloth's per-block torch.compile off (UNSLOTH_BLOCK_COMPILE=0)
   b-debug   b with CUDA_LAUNCH_BLOCKING=1, to name the kernel behind a device-side assert
+  c-dyn     c with every torch.compile shape dynamic from the first compile (assume_static_by_default off)
+  c-fused   c with torch's fused AdamW instead of bitsandbytes' 8-bit AdamW
 
 The model has Qwen3-8B's exact shape (hidden 4096, intermediate 12288, 36 layers, 32/8 heads,
 head_dim 128, vocabulary 151,936, untied) and random weights, so nothing is downloaded; it is
@@ -39,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+#: --torch-logs for the workers (not TORCH_LOGS, which importing Unsloth removes)
+TORCH_LOGS_ENV = "QWEN3LAB_BENCH_TORCH_LOGS"
 #: H100 bf16 dense matrix throughput measured on the GPU machine (see docs/benchmarks.md).
 PEAK_FLOPS = 790e12
 RECIPES = {
@@ -62,6 +66,15 @@ RECIPES = {
     "b-nc": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
              "auto_recipe": False, "loader": "FastLanguageModel", "env": {"UNSLOTH_BLOCK_COMPILE": "0"},
              "what": "Unsloth, source recipe: 2 x 4, Unsloth checkpointing, padded; block compile off"},
+    # (c) with every torch.compile shape dynamic from the first compile (no recompile when a pass's
+    # length or sequence count first changes)
+    "c-dyn": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
+              "auto_recipe": True, "dynamic_first": True,
+              "what": "Unsloth, qwen3lab default, shapes dynamic from the first compile"},
+    # (c) with torch's fused AdamW (one multi-tensor kernel) instead of bitsandbytes' 8-bit AdamW
+    "c-fused": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
+                "auto_recipe": True, "cfg": {"optim": "adamw_torch_fused"},
+                "what": "Unsloth, qwen3lab default, torch fused AdamW"},
     # (b) with synchronous launches, so a failing kernel is the one named
     "b-debug": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
                 "auto_recipe": False, "loader": "FastLanguageModel",
@@ -132,7 +145,7 @@ def run_recipe(name: str, args) -> dict:
            **RECIPES[name].get("env", {})}
     env.pop("UNSLOTH_TOKEN_BUDGET", None)
     if args.torch_logs:  # e.g. "recompiles": which guard failed when a step recompiled (see --logs)
-        env["TORCH_LOGS"] = args.torch_logs
+        env[TORCH_LOGS_ENV] = args.torch_logs
     cmd = [sys.executable, __file__, "--worker", name, "--model-dir", str(args.model_dir), "--data-dir",
            str(args.data_dir), "--max-seq-length", str(args.max_seq_length), "--steps", str(args.steps),
            "--warmup", str(args.warmup), "--memory-cap-gib", str(args.memory_cap_gib)]
@@ -187,7 +200,7 @@ def print_table(results: list[dict], args) -> None:
             print(f"{'':8}chosen: {r['recipe_choice']['reason']}")
     done = {r["recipe"]: r for r in results if "error" not in r}
     b = done.get("b") or done.get("b-nc")
-    for other in ("a", "c", "c-flm", "b-fm"):
+    for other in ("a", "c", "c-flm", "b-fm", "c-dyn", "c-fused"):
         if b is None or other not in done:
             continue
         o = done[other]
@@ -280,7 +293,14 @@ def worker(name: str, args) -> None:
                        padding_free=spec["padding_free"], auto_recipe=spec["auto_recipe"])
     if "loader" in spec:  # else the full profile's own (FastModel)
         cfg = cfg.replace(unsloth_loader=spec["loader"])
+    if "cfg" in spec:
+        cfg = cfg.replace(**spec["cfg"])
+    if spec.get("dynamic_first"):
+        torch._dynamo.config.assume_static_by_default = False
     model, tokenizer = q.load_model(cfg)
+    if os.environ.get(TORCH_LOGS_ENV):
+        # set after loading: importing Unsloth silences torch's logs and drops TORCH_LOGS
+        torch._logging.set_logs(**{artifact: True for artifact in os.environ[TORCH_LOGS_ENV].split(",")})
     model = q.add_lora(model, cfg)
     trainer = q.make_trainer(model, tokenizer, load_from_disk(str(args.data_dir)), cfg)
 
@@ -362,7 +382,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, help="default /tmp/qwen3lab-bench-data-<rows> (16 rows a step)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--logs", type=Path, help="write each worker's full output to this folder")
-    parser.add_argument("--torch-logs", default="", help="TORCH_LOGS for the workers, e.g. recompiles")
+    parser.add_argument("--torch-logs", default="", help="torch log artifacts for the workers, e.g. recompiles,graph_breaks")
     parser.add_argument("--profile", nargs="?", const="c", default="",
                         help="profile one extra step of these recipes (comma list; worker: flag)")
     parser.add_argument("--worker", choices=sorted(RECIPES))

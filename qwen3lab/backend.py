@@ -161,6 +161,27 @@ def unsloth_loader(cfg: Config):
     return getattr(unsloth, cfg.unsloth_loader)
 
 
+#: What Unsloth hands each compiled decoder block of a padding-free pass: (cu_seqlens, longest
+#: sequence), as torch.compile names them. Compiled as constants, the longest sequence cost a
+#: recompile of every block at the second step (12 to 15 s on an H100 at max_seq_length 8192), and
+#: the number of sequences another when a step was first split into passes.
+UNSLOTH_VARLEN_SOURCES = ("L['kwargs']['_unsloth_block_varlen'][0]", "L['kwargs']['_unsloth_block_varlen'][1]")
+
+
+def compile_varlen_dynamic() -> None:
+    """Have torch.compile treat the per-pass sequence boundaries as dynamic from the first compile.
+
+    Adds ``UNSLOTH_VARLEN_SOURCES`` to ``torch.compiler.config.dynamic_sources`` (keeping what is
+    there). Only those two inputs: compiling every shape as dynamic (``assume_static_by_default``
+    off) also removed the recompiles, but made the steps 10-20% slower (docs/benchmarks.md).
+    """
+    import torch
+
+    current = [s for s in torch.compiler.config.dynamic_sources.split(",") if s]
+    torch.compiler.config.dynamic_sources = ",".join(
+        current + [s for s in UNSLOTH_VARLEN_SOURCES if s not in current])
+
+
 def load_pretrained(cfg: Config, model_path: str) -> tuple[Any, Any]:
     """(model, tokenizer) from ``model_path`` with the backend ``cfg`` resolves to."""
     if resolve_backend(cfg) == UNSLOTH:

@@ -185,8 +185,47 @@ def make_trainer(model, tokenizer, dataset, cfg: Config, *, output_dir: str | Pa
                                               response_part=RESPONSE_PART)
     trainer.train_dataset = require_trainable(trainer.train_dataset)
     trainer.data_collator = TrainableBatches(trainer.data_collator)
+    if recipe.padding_free and backend.resolve_backend(cfg) == backend.UNSLOTH:
+        backend.compile_varlen_dynamic()
+        standard_strides_per_pass(trainer)
     trainer.qwen3lab_recipe = recipe.to_dict()
     return trainer
+
+
+def standard_strides(inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``inputs`` with every tensor laid out in standard (row-major) strides; the others as they are.
+
+    A tensor that already has them is kept, not copied; a ``dict`` is updated in place, another
+    mapping is returned as a new ``dict``. Introduced in 05_lora_training.
+    """
+    import torch
+
+    changed = {}
+    for key, value in inputs.items():
+        if isinstance(value, torch.Tensor) and value.dim() > 1:
+            expected, size = [], 1
+            for n in reversed(value.shape):
+                expected.insert(0, size)
+                size *= n
+            if list(value.stride()) != expected:
+                changed[key] = value.clone(memory_format=torch.contiguous_format)
+    if not changed:
+        return inputs
+    out = dict(inputs) if not isinstance(inputs, dict) else inputs
+    out.update(changed)
+    return out
+
+
+def standard_strides_per_pass(trainer) -> None:
+    """Give each pass of a step its tensors in standard strides (``standard_strides``).
+
+    Unsloth's token budget splits a padding-free step into passes by slicing its ``[1, T]``
+    tensors, and a slice keeps the whole step's row stride T. torch.compile guards on that stride,
+    so the first split step recompiled the model (7 to 10 s on an H100 at max_seq_length 8192).
+    Copying a pass's ids, labels and positions (a few KB) avoids it. Introduced in 05_lora_training.
+    """
+    prepare = trainer._prepare_inputs
+    trainer._prepare_inputs = lambda inputs: standard_strides(prepare(inputs))
 
 
 def require_responses(tokenized, tokenizer) -> None:
@@ -457,4 +496,5 @@ __all__ = ["DEFAULT_SWANLAB_PROJECT", "INSTRUCTION_PART", "NoTrainableTokensErro
            "TrainableBatches", "add_lora", "checkpoints", "clear_checkpoints", "expected_lora_parameters",
            "finish_swanlab", "log_table", "logged", "loss_summary", "make_trainer", "masked_example",
            "projection_shapes", "require_responses", "require_trainable", "rows_loss", "run_name", "sft_config",
-           "start_swanlab", "stop_after", "swanlab_report_to", "tokenize_text", "train", "trainable_parameters"]
+           "standard_strides", "standard_strides_per_pass", "start_swanlab", "stop_after", "swanlab_report_to",
+           "tokenize_text", "train", "trainable_parameters"]

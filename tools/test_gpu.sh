@@ -45,7 +45,7 @@ nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > /tmp
 smi=$!
 trap 'kill $smi 2>/dev/null || true' EXIT
 {
-  echo "profile=$profile backend=unsloth loader=${QWEN3LAB_UNSLOTH_LOADER:-the profile's} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+  echo "profile=$profile backend=unsloth loader=${QWEN3LAB_UNSLOTH_LOADER:-profile default} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
   "$PY" -c "import qwen3lab.artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
 } | tee "$REPORT"
 status=0
