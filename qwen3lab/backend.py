@@ -173,7 +173,8 @@ def compile_varlen_dynamic() -> None:
 
     Adds ``UNSLOTH_VARLEN_SOURCES`` to ``torch.compiler.config.dynamic_sources`` (keeping what is
     there). Only those two inputs: compiling every shape as dynamic (``assume_static_by_default``
-    off) also removed the recompiles, but made the steps 10-20% slower (docs/benchmarks.md).
+    off) also avoided the second-step recompile, but made the steps 10-20% slower
+    (docs/benchmarks.md).
     """
     import torch
 

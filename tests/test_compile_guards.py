@@ -7,6 +7,7 @@ blocks: the (cu_seqlens, longest sequence) pair of a pass, and a pass sliced out
 
 import pytest
 import torch
+from conftest import last_json, run_python
 
 from qwen3lab import backend
 from qwen3lab.train import standard_strides, standard_strides_per_pass
@@ -122,3 +123,36 @@ def test_the_trainer_hook_fixes_every_pass():
     standard_strides_per_pass(trainer)
     for batch, tokens in sliced_passes():
         assert trainer._prepare_inputs(batch)["labels"].stride() == (tokens, 1)
+
+
+_WIRING = """
+import json, torch
+import qwen3lab as q
+from datasets import Dataset
+from qwen3lab.recipe import Recipe
+
+cfg = q.get_config("tiny", max_steps=1, report_to="none")
+model, tokenizer = q.load_model(cfg)
+model = q.add_lora(model, cfg)
+rows = [{"text": q.render_chat(tokenizer, [{"role": "user", "content": f"{i}?"},
+                                           {"role": "assistant", "content": f"{i}."}],
+                                enable_thinking=False, add_generation_prompt=False)} for i in range(4)]
+result = {}
+for padding_free in (False, True):
+    # the recipe fit_recipe gives a large card (padding-free, a token budget), and the source's
+    model._qwen3lab_recipe = Recipe(4, 1, False, padding_free, 4096 if padding_free else None, "test")
+    trainer = q.make_trainer(model, tokenizer, Dataset.from_list(rows), cfg)
+    sliced = {"input_ids": torch.arange(12).view(1, 12)[:, 4:], "labels": torch.arange(12).view(1, 12)[:, 4:]}
+    prepared = trainer._prepare_inputs(dict(sliced))
+    result[str(padding_free)] = {"strides": list(prepared["input_ids"].stride()),
+                                 "sources": torch.compiler.config.dynamic_sources}
+print(json.dumps(result))
+"""
+
+
+def test_make_trainer_installs_both_for_padding_free_recipes_on_unsloth(shared_home):
+    pytest.importorskip("unsloth")
+    result = last_json(run_python(_WIRING, env={"QWEN3LAB_BACKEND": "unsloth"}))
+    assert result["False"] == {"strides": [12, 1], "sources": ""}  # the source recipe: untouched
+    assert result["True"]["strides"] == [8, 1]
+    assert result["True"]["sources"].split(",") == list(backend.UNSLOTH_VARLEN_SOURCES)
