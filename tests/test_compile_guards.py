@@ -3,6 +3,7 @@
 Each test compiles a function with a backend that counts compilations (no Inductor, so no C
 compiler is needed) and feeds it inputs shaped like what Unsloth hands its compiled decoder
 blocks: the (cu_seqlens, longest sequence) pair of a pass, and a pass sliced out of a larger step.
+The last test checks that make_trainer installs both fixes where they apply.
 """
 
 import pytest
