@@ -45,40 +45,39 @@ sys.path.insert(0, str(ROOT))
 TORCH_LOGS_ENV = "QWEN3LAB_BENCH_TORCH_LOGS"
 #: H100 bf16 dense matrix throughput measured on the GPU machine (see docs/benchmarks.md).
 PEAK_FLOPS = 790e12
+#: The config fields of the source recipe (b) and of qwen3lab's default (c, the full profile's own
+#: loader); the other recipes change one thing of one of them.
+_SOURCE = {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
+           "auto_recipe": False, "unsloth_loader": "FastLanguageModel"}
+_DEFAULT = {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None, "auto_recipe": True}
+#: Each recipe: "cfg", the config overrides on the full profile; "env", the worker's extra
+#: environment; "dynamic_first", every torch.compile shape dynamic from the first compile.
 RECIPES = {
-    "a": {"backend": "transformers", "use_gradient_checkpointing": True, "padding_free": False,
-          "auto_recipe": False, "what": "transformers + PEFT + bitsandbytes, 2 x 4, checkpointing, padded"},
-    "b": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-          "auto_recipe": False, "loader": "FastLanguageModel",
+    "a": {"cfg": {"backend": "transformers", "use_gradient_checkpointing": True, "padding_free": False,
+                  "auto_recipe": False},
+          "what": "transformers + PEFT + bitsandbytes, 2 x 4, checkpointing, padded"},
+    "b": {"cfg": _SOURCE,
           "what": "Unsloth, source recipe as written: FastLanguageModel, 2 x 4, Unsloth checkpointing, padded"},
-    "c": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
-          "auto_recipe": True, "what": "Unsloth, qwen3lab default (full profile): FastModel, fitted to the card"},
+    "c": {"cfg": _DEFAULT, "what": "Unsloth, qwen3lab default (full profile): FastModel, fitted to the card"},
     # (c) as it was before FastModel: the same fitted recipe through FastLanguageModel, whose own
     # Qwen3 forward Unsloth leaves uncompiled for padding-free batches (host-bound; see docs)
-    "c-flm": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
-              "auto_recipe": True, "loader": "FastLanguageModel",
+    "c-flm": {"cfg": {**_DEFAULT, "unsloth_loader": "FastLanguageModel"},
               "what": "Unsloth, fitted recipe through FastLanguageModel"},
     # (b)'s batches through FastModel: what the loader alone is worth on the source recipe
-    "b-fm": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-             "auto_recipe": False, "loader": "FastModel",
+    "b-fm": {"cfg": {**_SOURCE, "unsloth_loader": "FastModel"},
              "what": "Unsloth, source recipe through FastModel: 2 x 4, Unsloth checkpointing, padded"},
     # (b) with Unsloth's per-block torch.compile off
-    "b-nc": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-             "auto_recipe": False, "loader": "FastLanguageModel", "env": {"UNSLOTH_BLOCK_COMPILE": "0"},
+    "b-nc": {"cfg": _SOURCE, "env": {"UNSLOTH_BLOCK_COMPILE": "0"},
              "what": "Unsloth, source recipe: 2 x 4, Unsloth checkpointing, padded; block compile off"},
     # (c) with every torch.compile shape dynamic from the first compile (no recompile when a pass's
     # length or sequence count first changes)
-    "c-dyn": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
-              "auto_recipe": True, "dynamic_first": True,
+    "c-dyn": {"cfg": _DEFAULT, "dynamic_first": True,
               "what": "Unsloth, qwen3lab default, shapes dynamic from the first compile"},
     # (c) with torch's fused AdamW (one multi-tensor kernel) instead of bitsandbytes' 8-bit AdamW
-    "c-fused": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None,
-                "auto_recipe": True, "cfg": {"optim": "adamw_torch_fused"},
+    "c-fused": {"cfg": {**_DEFAULT, "optim": "adamw_torch_fused"},
                 "what": "Unsloth, qwen3lab default, torch fused AdamW"},
     # (b) with synchronous launches, so a failing kernel is the one named
-    "b-debug": {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-                "auto_recipe": False, "loader": "FastLanguageModel",
-                "env": {"CUDA_LAUNCH_BLOCKING": "1", "UNSLOTH_BLOCK_COMPILE_DEBUG": "1"},
+    "b-debug": {"cfg": _SOURCE, "env": {"CUDA_LAUNCH_BLOCKING": "1", "UNSLOTH_BLOCK_COMPILE_DEBUG": "1"},
                 "what": "Unsloth, source recipe as written, CUDA_LAUNCH_BLOCKING=1 (diagnosis, slow)"},
 }
 
@@ -141,7 +140,7 @@ def build_data(data_dir: Path, rows: int, seed: int) -> None:
 
 
 def run_recipe(name: str, args) -> dict:
-    env = {**os.environ, "QWEN3LAB_BACKEND": RECIPES[name]["backend"], "PYTHONUNBUFFERED": "1",
+    env = {**os.environ, "QWEN3LAB_BACKEND": RECIPES[name]["cfg"]["backend"], "PYTHONUNBUFFERED": "1",
            **RECIPES[name].get("env", {})}
     env.pop("UNSLOTH_TOKEN_BUDGET", None)
     if args.torch_logs:  # e.g. "recompiles": which guard failed when a step recompiled (see --logs)
@@ -288,13 +287,7 @@ def worker(name: str, args) -> None:
     spec = RECIPES[name]
     cfg = q.get_config("full", model_name=str(args.model_dir), max_seq_length=args.max_seq_length,
                        max_steps=args.steps + (1 if args.profile else 0), warmup_steps=1, report_to="none", save_steps=10**6,
-                       logging_steps=1, dataset_num_proc=8, backend=spec["backend"],
-                       use_gradient_checkpointing=spec["use_gradient_checkpointing"],
-                       padding_free=spec["padding_free"], auto_recipe=spec["auto_recipe"])
-    if "loader" in spec:  # else the full profile's own (FastModel)
-        cfg = cfg.replace(unsloth_loader=spec["loader"])
-    if "cfg" in spec:
-        cfg = cfg.replace(**spec["cfg"])
+                       logging_steps=1, dataset_num_proc=8, **spec["cfg"])
     if spec.get("dynamic_first"):
         torch._dynamo.config.assume_static_by_default = False
     model, tokenizer = q.load_model(cfg)

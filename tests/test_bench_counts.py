@@ -39,3 +39,15 @@ def test_padding_free_batch_counts_sequences_by_their_position_resets():
 def test_flops_per_token_matches_the_issue_figure_for_qwen3_8b():
     """About 32.6 GFLOP per trained token at 2048 (4 x frozen + 6 x LoRA parameters + attention)."""
     assert abs(bench_train.flops_per_token(2048) / 1e9 - 32.6) < 0.3
+
+
+def test_every_recipe_is_a_valid_full_profile_config_and_b_c_are_as_documented():
+    from qwen3lab.config import get_config
+
+    configs = {name: get_config("full", **spec["cfg"]) for name, spec in bench_train.RECIPES.items()}
+    # (b) the source recipe as written; (c) the full profile's own loader, fitted to the card
+    b, c = configs["b"], configs["c"]
+    assert (b.unsloth_loader, b.per_device_train_batch_size, b.gradient_accumulation_steps) == ("FastLanguageModel", 2, 4)
+    assert (b.use_gradient_checkpointing, b.padding_free, b.auto_recipe) == ("unsloth", False, False)
+    assert (c.unsloth_loader, c.auto_recipe) == ("FastModel", True)
+    assert configs["a"].backend == "transformers" and configs["c-fused"].optim == "adamw_torch_fused"
