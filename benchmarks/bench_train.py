@@ -19,6 +19,8 @@ Recipes (each in its own process, so Unsloth's patches never leak into the other
   b-debug   b with CUDA_LAUNCH_BLOCKING=1, to name the kernel behind a device-side assert
   c-dyn     c with every torch.compile shape dynamic from the first compile (assume_static_by_default off)
   c-fused   c with torch's fused AdamW instead of bitsandbytes' 8-bit AdamW
+  c-unfused c with PEFT's LoRA forward instead of qwen3lab's fused operator (cfg.fused_lora off)
+  c-cdt     c with Inductor's coordinate-descent tuning of its Triton kernels
 
 The model has Qwen3-8B's exact shape (hidden 4096, intermediate 12288, 36 layers, 32/8 heads,
 head_dim 128, vocabulary 151,936, untied) and random weights, so nothing is downloaded; it is
@@ -48,13 +50,13 @@ PEAK_FLOPS = 790e12
 #: The config fields of the source recipe (b) and of qwen3lab's default (c, the full profile's own
 #: loader); the other recipes change one thing of one of them.
 _SOURCE = {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-           "auto_recipe": False, "unsloth_loader": "FastLanguageModel"}
+           "auto_recipe": False, "unsloth_loader": "FastLanguageModel", "fused_lora": False}
 _DEFAULT = {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None, "auto_recipe": True}
 #: Each recipe: "cfg", the config overrides on the full profile; "env", the worker's extra
 #: environment; "dynamic_first", every torch.compile shape dynamic from the first compile.
 RECIPES = {
     "a": {"cfg": {"backend": "transformers", "use_gradient_checkpointing": True, "padding_free": False,
-                  "auto_recipe": False},
+                  "auto_recipe": False, "fused_lora": False},
           "what": "transformers + PEFT + bitsandbytes, 2 x 4, checkpointing, padded"},
     "b": {"cfg": _SOURCE,
           "what": "Unsloth, source recipe as written: FastLanguageModel, 2 x 4, Unsloth checkpointing, padded"},
@@ -76,6 +78,12 @@ RECIPES = {
     # (c) with torch's fused AdamW (one multi-tensor kernel) instead of bitsandbytes' 8-bit AdamW
     "c-fused": {"cfg": {**_DEFAULT, "optim": "adamw_torch_fused"},
                 "what": "Unsloth, qwen3lab default, torch fused AdamW"},
+    # (c) with PEFT's LoRA forward (compiled as base + addmm) instead of qwen3lab's fused operator
+    "c-unfused": {"cfg": {**_DEFAULT, "fused_lora": False},
+                  "what": "Unsloth, qwen3lab default, LoRA layers as PEFT computes them (fused_lora off)"},
+    # (c) with Inductor's coordinate-descent tuning of its generated Triton kernels (longer compile)
+    "c-cdt": {"cfg": _DEFAULT, "env": {"TORCHINDUCTOR_COORDINATE_DESCENT_TUNING": "1"},
+              "what": "Unsloth, qwen3lab default, Inductor coordinate-descent tuning"},
     # (b) with synchronous launches, so a failing kernel is the one named
     "b-debug": {"cfg": _SOURCE, "env": {"CUDA_LAUNCH_BLOCKING": "1", "UNSLOTH_BLOCK_COMPILE_DEBUG": "1"},
                 "what": "Unsloth, source recipe as written, CUDA_LAUNCH_BLOCKING=1 (diagnosis, slow)"},
@@ -150,6 +158,8 @@ def run_recipe(name: str, args) -> dict:
            "--warmup", str(args.warmup), "--memory-cap-gib", str(args.memory_cap_gib)]
     if args.profile and name in args.profile.split(","):
         cmd.append("--profile")
+        if args.trace_dir:
+            cmd += ["--trace-dir", str(args.trace_dir)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if args.logs:  # the worker's whole output, for what the table leaves out (compile notes, tracebacks)
         args.logs.mkdir(parents=True, exist_ok=True)
@@ -199,7 +209,7 @@ def print_table(results: list[dict], args) -> None:
             print(f"{'':8}chosen: {r['recipe_choice']['reason']}")
     done = {r["recipe"]: r for r in results if "error" not in r}
     b = done.get("b") or done.get("b-nc")
-    for other in ("a", "c", "c-flm", "b-fm", "c-dyn", "c-fused"):
+    for other in ("a", "c", "c-flm", "b-fm", "c-dyn", "c-fused", "c-cdt", "c-unfused"):
         if b is None or other not in done:
             continue
         o = done[other]
@@ -238,8 +248,8 @@ def _gpu_busy_profiler():
     class GpuBusyProfiler(TrainerCallback):
         """Profiles one step: the share of its wall time the GPU spent in kernels, and the top kernels."""
 
-        def __init__(self, step: int):
-            self.step, self.prof = step, None
+        def __init__(self, step: int, trace: Path | None = None):
+            self.step, self.prof, self.trace = step, None, trace
 
         def on_step_begin(self, args, state, control, **_):
             import torch
@@ -266,6 +276,10 @@ def _gpu_busy_profiler():
                   f"{kernels} kernel launches", flush=True)
             for e in sorted(events, key=lambda e: -e.self_device_time_total)[:12]:
                 print(f"PROFILE {e.self_device_time_total / 1e3:9.1f} ms {e.count:6d}x  {e.key[:100]}", flush=True)
+            if self.trace:  # the whole step, for benchmarks/trace_summary.py (kinds, idle gaps)
+                self.trace.parent.mkdir(parents=True, exist_ok=True)
+                self.prof.export_chrome_trace(str(self.trace))
+                print(f"PROFILE trace -> {self.trace}", flush=True)
             self.prof = None
 
     return GpuBusyProfiler
@@ -278,6 +292,7 @@ def worker(name: str, args) -> None:
     from datasets import load_from_disk
     from transformers import TrainerCallback
 
+    from qwen3lab import fused_lora
     from qwen3lab.recipe import cap_gpu_memory
 
     GpuBusyProfiler = _gpu_busy_profiler()
@@ -324,7 +339,8 @@ def worker(name: str, args) -> None:
 
     trainer.add_callback(Timer())
     if args.profile:
-        trainer.add_callback(GpuBusyProfiler(step=args.steps))  # one extra step, not timed
+        trace = args.trace_dir / f"{name}-{args.max_seq_length}.json.gz" if args.trace_dir else None
+        trainer.add_callback(GpuBusyProfiler(step=args.steps, trace=trace))  # one extra step, not timed
     torch.cuda.reset_peak_memory_stats()
     trainer.train()
     measured = steps[args.warmup:args.steps]
@@ -353,6 +369,7 @@ def worker(name: str, args) -> None:
         "mfu": flops / PEAK_FLOPS,
         "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
         "recipe_choice": getattr(trainer, "qwen3lab_recipe", None),
+        "fused_lora_layers": fused_lora.installed(model),
     }
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -378,6 +395,8 @@ def main() -> None:
     parser.add_argument("--torch-logs", default="", help="torch log artifacts for the workers, e.g. recompiles,graph_breaks")
     parser.add_argument("--profile", nargs="?", const="c", default="",
                         help="profile one extra step of these recipes (comma list; worker: flag)")
+    parser.add_argument("--trace-dir", type=Path,
+                        help="with --profile: write each profiled step's Chrome trace here (trace_summary.py reads it)")
     parser.add_argument("--worker", choices=sorted(RECIPES))
     parser.add_argument("--print", type=Path, help="print the table of a saved --out file and exit")
     args = parser.parse_args()

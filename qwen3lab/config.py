@@ -79,6 +79,7 @@ class Config:
     save_steps: int = 10
     padding_free: bool | None = None  # None = the library's default (Unsloth turns it on)
     auto_recipe: bool = False  # fit micro-batch/checkpointing to the free GPU memory (recipe.py)
+    fused_lora: bool = False  # LoRA layers on 4-bit weights as one operator (fused_lora.py)
     report_to: str = "swanlab"
     swanlab_mode: str = "offline"  # "offline" (local files, no account) or "cloud"
 
@@ -191,6 +192,9 @@ PROFILES: dict[str, Config] = {
         # batches auto_recipe chooses: 1.35x the trained tokens/s of FastLanguageModel at 2048 on an
         # H100 (docs/benchmarks.md). The tiny profile keeps the source tutorial's FastLanguageModel.
         unsloth_loader="FastModel",
+        # each LoRA layer on a 4-bit weight as one operator (qwen3lab/fused_lora.py): the LoRA sum
+        # in the frozen product's epilogue instead of a copy and a pass over the output
+        fused_lora=True,
         swanlab_mode="cloud",
     ),
 }

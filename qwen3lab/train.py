@@ -54,12 +54,18 @@ def add_lora(model, cfg: Config):
     the decoder when that is None. Introduced in 05_lora_training.
 
     With ``cfg.auto_recipe`` on a GPU, gradient checkpointing follows the recipe fitted to the free
-    memory (``recipe.fit_recipe``); the recipe is kept on the model for ``make_trainer``.
+    memory (``recipe.fit_recipe``); the recipe is kept on the model for ``make_trainer``. With
+    ``cfg.fused_lora``, each LoRA layer on a 4-bit weight trains as one operator
+    (``fused_lora.qlora_linear``); ``fused_lora.installed(model)`` counts them.
     """
     recipe = fit_recipe(cfg, free_gpu_bytes(), getattr(model, "config", None))
     targets = list(cfg.target_modules) if cfg.target_modules else lora_target_modules(model)
     model = backend.get_peft_model(model, apply_recipe(cfg, recipe), targets)
     model._qwen3lab_recipe = recipe
+    if cfg.fused_lora:
+        from . import fused_lora
+
+        fused_lora.install(model)
     return model
 
 

@@ -49,5 +49,6 @@ def test_every_recipe_is_a_valid_full_profile_config_and_b_c_are_as_documented()
     b, c = configs["b"], configs["c"]
     assert (b.unsloth_loader, b.per_device_train_batch_size, b.gradient_accumulation_steps) == ("FastLanguageModel", 2, 4)
     assert (b.use_gradient_checkpointing, b.padding_free, b.auto_recipe) == ("unsloth", False, False)
-    assert (c.unsloth_loader, c.auto_recipe) == ("FastModel", True)
+    assert (c.unsloth_loader, c.auto_recipe, c.fused_lora) == ("FastModel", True, True)
+    assert not (b.fused_lora or configs["a"].fused_lora or configs["c-unfused"].fused_lora)
     assert configs["a"].backend == "transformers" and configs["c-fused"].optim == "adamw_torch_fused"
