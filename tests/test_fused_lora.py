@@ -162,7 +162,16 @@ def test_calls_it_does_not_cover_take_the_layers_own_forward(monkeypatch):
 
 
 def test_only_eligible_layers_are_installed_and_uninstall_restores_them():
-    assert fused_lora.install(_model(dropout=0.1)) == 0  # dropout: not the function qlora_linear computes
+    # not the function qlora_linear computes: dropout, DoRA, two adapters summed
+    assert fused_lora.install(_model(dropout=0.1)) == 0
+    torch.manual_seed(0)
+    assert fused_lora.install(get_peft_model(_Block("nf4", True, torch.bfloat16),
+                                             LoraConfig(r=R, lora_alpha=ALPHA, target_modules=["proj"],
+                                                        use_dora=True))) == 0
+    two = _model()
+    two.add_adapter("second", LoraConfig(r=R, lora_alpha=ALPHA, target_modules=["proj"]))
+    two.base_model.set_adapter(["default", "second"])
+    assert fused_lora.install(two) == 0
     model = _model()
     x = torch.randn(4, IN, dtype=torch.bfloat16, requires_grad=True)
     before = _grads(model, x)
