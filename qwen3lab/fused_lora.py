@@ -30,9 +30,6 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-_FLAG = "_qwen3lab_fused_lora"
-
-
 def _dequantize(weight: Tensor, absmax: Tensor, code: Tensor, absmax2: Optional[Tensor], code2: Optional[Tensor],
                 offset: Optional[Tensor], blocksize: int, blocksize2: int, quant_type: str,
                 shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
@@ -172,24 +169,26 @@ def install(model) -> int:
     for module in model.modules():
         if hasattr(module, "lora_A") and hasattr(module, "base_layer") and eligible(module):
             module.forward = types.MethodType(_fused_forward, module)
-            module.__dict__[_FLAG] = True
             marked += 1
     return marked
 
 
+def _is_installed(module) -> bool:
+    forward = module.__dict__.get("forward")  # an instance attribute: set by install
+    return getattr(forward, "__func__", None) is _fused_forward
+
+
 def uninstall(model) -> int:
     """Give ``model``'s layers their class's forward back. Returns how many layers."""
-    restored = 0
-    for module in model.modules():
-        if module.__dict__.pop(_FLAG, False):
-            del module.forward
-            restored += 1
-    return restored
+    layers = [module for module in model.modules() if _is_installed(module)]
+    for module in layers:
+        del module.forward
+    return len(layers)
 
 
 def installed(model) -> int:
     """How many of ``model``'s layers compute with ``qlora_linear``."""
-    return sum(1 for module in model.modules() if module.__dict__.get(_FLAG, False))
+    return sum(1 for module in model.modules() if _is_installed(module))
 
 
 __all__ = ["eligible", "install", "installed", "qlora_linear", "uninstall"]
