@@ -21,6 +21,10 @@ Recipes (each in its own process, so Unsloth's patches never leak into the other
   c-fused   c with torch's fused AdamW instead of bitsandbytes' 8-bit AdamW
   c-unfused c with PEFT's LoRA forward instead of qwen3lab's fused operator (cfg.fused_lora off)
   c-cdt     c with Inductor's coordinate-descent tuning of its Triton kernels
+  c-keep    c with the frozen weights kept dequantized while training (cfg.keep_dequantized True)
+  c-nokeep  c with them dequantized for each product (cfg.keep_dequantized False)
+  c-pad     c-nokeep with each step padded to a multiple of 128 tokens (cfg.pad_to_multiple_of)
+  c-lt      c with torch's matrix products through cuBLASLt (TORCH_BLAS_PREFER_CUBLASLT=1)
 
 The model has Qwen3-8B's exact shape (hidden 4096, intermediate 12288, 36 layers, 32/8 heads,
 head_dim 128, vocabulary 151,936, untied) and random weights, so nothing is downloaded; it is
@@ -81,6 +85,18 @@ RECIPES = {
     # (c) with PEFT's LoRA forward (compiled as base + addmm) instead of qwen3lab's fused operator
     "c-unfused": {"cfg": {**_DEFAULT, "fused_lora": False},
                   "what": "Unsloth, qwen3lab default, LoRA layers as PEFT computes them (fused_lora off)"},
+    # (c) with the frozen weights kept dequantized while training, and without (the token budget
+    # pays for the 16-bit copies where they are kept)
+    "c-keep": {"cfg": {**_DEFAULT, "keep_dequantized": True},
+               "what": "Unsloth, qwen3lab default, frozen weights kept dequantized"},
+    "c-nokeep": {"cfg": {**_DEFAULT, "keep_dequantized": False},
+                 "what": "Unsloth, qwen3lab default, frozen weights dequantized per product"},
+    # (c) with each step padded to a multiple of 128 tokens (cuBLAS picks its kernels faster for
+    # such row counts), and with torch's matrix products through cuBLASLt
+    "c-pad": {"cfg": {**_DEFAULT, "keep_dequantized": False, "pad_to_multiple_of": 128},
+              "what": "Unsloth, qwen3lab default, steps padded to a multiple of 128 tokens"},
+    "c-lt": {"cfg": _DEFAULT, "env": {"TORCH_BLAS_PREFER_CUBLASLT": "1"},
+             "what": "Unsloth, qwen3lab default, matrix products through cuBLASLt"},
     # (c) with Inductor's coordinate-descent tuning of its generated Triton kernels (longer compile)
     "c-cdt": {"cfg": _DEFAULT, "env": {"TORCHINDUCTOR_COORDINATE_DESCENT_TUNING": "1"},
               "what": "Unsloth, qwen3lab default, Inductor coordinate-descent tuning"},
@@ -209,7 +225,7 @@ def print_table(results: list[dict], args) -> None:
             print(f"{'':8}chosen: {r['recipe_choice']['reason']}")
     done = {r["recipe"]: r for r in results if "error" not in r}
     b = done.get("b") or done.get("b-nc")
-    for other in ("a", "c", "c-flm", "b-fm", "c-dyn", "c-fused", "c-cdt", "c-unfused"):
+    for other in ("a", "c", "c-flm", "b-fm", "c-dyn", "c-fused", "c-cdt", "c-unfused", "c-nokeep", "c-lt"):
         if b is None or other not in done:
             continue
         o = done[other]
@@ -233,13 +249,26 @@ def add_batch_counts(counts: dict, inputs) -> None:
         counts["padded"] += int(mask.numel()) - real
         longest = int(mask.sum(dim=1).max())
     else:  # padding-free: one row of concatenated sequences, starts marked by position 0
-        real = int(labels.numel())
         positions = inputs.get("position_ids")
-        counts["rows"] += int((positions == 0).sum()) if positions is not None else int(labels.shape[0])
+        pad = _padding_tail(positions, labels)  # pad_to_multiple_of: a tail of position-0 pad tokens
+        real = int(labels.numel()) - pad
+        counts["padded"] += pad
+        counts["rows"] += int((positions == 0).sum()) - pad if positions is not None else int(labels.shape[0])
         longest = int(positions.max()) + 1 if positions is not None else int(labels.shape[-1])
     counts["tokens"] += real
     counts["trained"] += int((labels[..., 1:] != -100).sum())
     counts["longest"] = max(counts["longest"], longest)
+
+
+def _padding_tail(positions, labels) -> int:
+    """Pad tokens at the end of a padding-free row: TRL pads it to ``pad_to_multiple_of`` with
+    position 0 and label -100, so they are the run of such tokens that ends the row (a real
+    sequence of two tokens or more ends above position 0)."""
+    if positions is None:
+        return 0
+    pad = ((positions.reshape(-1) == 0) & (labels.reshape(-1) == -100)).int()
+    real = (pad == 0).nonzero()
+    return int(pad.numel()) if real.numel() == 0 else int(pad.numel() - 1 - int(real[-1]))
 
 
 def _gpu_busy_profiler():
@@ -301,7 +330,9 @@ def worker(name: str, args) -> None:
         cap_gpu_memory(args.memory_cap_gib)
     spec = RECIPES[name]
     cfg = q.get_config("full", model_name=str(args.model_dir), max_seq_length=args.max_seq_length,
-                       max_steps=args.steps + (1 if args.profile else 0), warmup_steps=1, report_to="none", save_steps=10**6,
+                       # one step more than timed, in every recipe: the profiled one where a recipe is
+                       # profiled, and the same learning-rate schedule (which max_steps sets) for all
+                       max_steps=args.steps + 1, warmup_steps=1, report_to="none", save_steps=10**6,
                        logging_steps=1, dataset_num_proc=8, **spec["cfg"])
     if spec.get("dynamic_first"):
         torch._dynamo.config.assume_static_by_default = False
@@ -370,6 +401,7 @@ def worker(name: str, args) -> None:
         "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
         "recipe_choice": getattr(trainer, "qwen3lab_recipe", None),
         "fused_lora_layers": fused_lora.installed(model),
+        "kept_dequantized": bool(getattr(trainer, "qwen3lab_recipe", {}).get("keep_dequantized")),
     }
     print("RESULT " + json.dumps(result), flush=True)
 

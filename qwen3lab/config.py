@@ -80,6 +80,10 @@ class Config:
     padding_free: bool | None = None  # None = the library's default (Unsloth turns it on)
     auto_recipe: bool = False  # fit micro-batch/checkpointing to the free GPU memory (recipe.py)
     fused_lora: bool = False  # LoRA layers on 4-bit weights as one operator (fused_lora.py)
+    # with fused_lora, keep the frozen weights dequantized while training: None = when the fitted
+    # recipe has the memory (recipe.py), True = always (the budget pays for it), False = never
+    keep_dequantized: bool | None = None
+    pad_to_multiple_of: int | None = None  # pad each step's tokens to a multiple (SFTConfig's); None = off
     report_to: str = "swanlab"
     swanlab_mode: str = "offline"  # "offline" (local files, no account) or "cloud"
 
@@ -159,6 +163,14 @@ def _validate(cfg: Config) -> None:
         value = getattr(cfg, name)
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ConfigError(f"config field {name}={value!r} must be a positive integer")
+    if cfg.pad_to_multiple_of is not None and (not isinstance(cfg.pad_to_multiple_of, int)
+                                               or isinstance(cfg.pad_to_multiple_of, bool)
+                                               or cfg.pad_to_multiple_of <= 0):
+        raise ConfigError(f"pad_to_multiple_of={cfg.pad_to_multiple_of!r} must be None (no padding) or a "
+                          "positive integer")
+    if not (cfg.keep_dequantized is None or isinstance(cfg.keep_dequantized, bool)):
+        raise ConfigError(f"keep_dequantized={cfg.keep_dequantized!r} must be None (decided by the recipe), "
+                          "True or False")
     if cfg.tiny_num_attention_heads % cfg.tiny_num_key_value_heads:
         raise ConfigError("tiny_num_attention_heads must be a multiple of tiny_num_key_value_heads (GQA)")
 

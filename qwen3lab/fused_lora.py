@@ -15,16 +15,20 @@ their in-place products stay in place (with ``xa = x·A^T`` and ``B' = scaling·
 The NF4 dequantize of ``W`` and the casts of LoRA's float32 weights stay in the compiled graph,
 which launches them as cheaply as its own kernels (the first version launched them from inside
 the operator, and the host time that cost outweighed the copies saved). ``W`` is dequantized again
-for the backward, as bitsandbytes does, so no 16-bit copy of a frozen weight outlives its product.
+for the backward, as bitsandbytes does, so no 16-bit copy of a frozen weight outlives its product,
+unless ``keep_dequantized`` is asked to keep one per layer for the whole of training (where the card
+has the memory: ``recipe.fit_recipe`` decides, ``make_trainer`` keeps and releases them).
 ``install`` gives each eligible layer this forward (one vanilla LoRA adapter, no dropout, no bias);
 any other call, and every call without gradients (generation), takes the layer's own forward.
 
 Measured on an H100 with the Qwen3-8B shape (docs/benchmarks.md): 2.5% more trained tokens per
-second at max_seq_length 2048 (5% less kernel time), the same loss within 0.02%.
+second at max_seq_length 2048 (5% less kernel time), the same loss within 0.02%; keeping the
+weights dequantized, 2.2% more again (the forward no longer waits on the host's launches).
 Introduced in 05_lora_training (``cfg.fused_lora``; the full profile turns it on).
 """
 
 import types
+import warnings
 from typing import Optional
 
 import torch
@@ -121,7 +125,28 @@ class _QLoRA(torch.autograd.Function):
                 None, None, None, None, None, None, None)
 
 
+class _LoRAOnDense(torch.autograd.Function):
+    """``qlora_linear`` on a frozen weight kept dequantized (``keep_dequantized``): no dequantize
+    on either side, at the memory of a 16-bit copy of every such weight."""
+
+    @staticmethod
+    def forward(ctx, x, a, b, w):
+        out, xa = qlora_linear(x, w, a, b)
+        ctx.save_for_backward(x, xa, a, b, w)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, xa, a, b, w = ctx.saved_tensors
+        dx, grad_a, grad_b = qlora_linear_backward(grad, x, xa, w if ctx.needs_input_grad[0] else x.new_empty(0),
+                                                   a, b)
+        return (dx if ctx.needs_input_grad[0] else None), grad_a, grad_b, None
+
+
 # -- PEFT's LoRA Linear4bit ---------------------------------------------------------------------
+
+#: The non-persistent buffer in which ``keep_dequantized`` keeps a layer's frozen weight in 16 bits.
+DENSE_BUFFER = "qwen3lab_dense_weight"
 
 
 def eligible(layer) -> bool:
@@ -146,16 +171,30 @@ def _fused_forward(self, x, *args, **kwargs):
     weight = self.base_layer.weight
     state = weight.quant_state
     name = self.active_adapters[0]
-    nested = state.state2 if state.nested else None
     # LoRA's float32 weights cast (and B scaled) where the compiler fuses it; autograd takes the
     # gradients back through the cast to float32
     a = self.lora_A[name].weight.to(x.dtype)
     b = (self.lora_B[name].weight * self.scaling[name]).to(x.dtype)
-    meta = (state.blocksize, nested.blocksize if nested is not None else 0, state.quant_type,
+    dense = getattr(self, DENSE_BUFFER, None)
+    if dense is not None and dense.dtype == x.dtype:
+        return _LoRAOnDense.apply(x, a, b, dense)
+    return _QLoRA.apply(x, a, b, weight, *_state_tensors(state), _state_meta(state))
+
+
+def _state_tensors(state) -> tuple:
+    """(absmax, code, absmax2, code2, offset) of a bitsandbytes quant state; the last three are
+    None unless its absmax is itself quantized (nested)."""
+    nested = state.state2 if state.nested else None
+    if nested is None:
+        return state.absmax, state.code, None, None, None
+    return state.absmax, state.code, nested.absmax, nested.code, state.offset
+
+
+def _state_meta(state) -> tuple:
+    """(blocksize, nested blocksize or 0, quant type, [out, in] shape) of a bitsandbytes quant state."""
+    nested = state.state2 if state.nested else None
+    return (state.blocksize, nested.blocksize if nested is not None else 0, state.quant_type,
             (int(state.shape[0]), int(state.shape[1])))
-    return _QLoRA.apply(x, a, b, weight, state.absmax, state.code,
-                        None if nested is None else nested.absmax, None if nested is None else nested.code,
-                        state.offset if nested is not None else None, meta)
 
 
 def install(model) -> int:
@@ -173,6 +212,54 @@ def install(model) -> int:
     return marked
 
 
+def dequantized_bytes(model) -> int:
+    """Bytes of a 16-bit copy of every frozen 4-bit weight under an eligible LoRA layer: what
+    ``keep_dequantized`` would hold (13.9 GB for Qwen3-8B's 252 projections)."""
+    total = 0
+    for module in model.modules():
+        if hasattr(module, "lora_A") and hasattr(module, "base_layer") and eligible(module):
+            shape = module.base_layer.weight.quant_state.shape
+            total += 2 * int(shape[0]) * int(shape[1])
+    return total
+
+
+def keep_dequantized(model) -> int:
+    """Keep the frozen weight of every installed layer dequantized, in its compute dtype, for as
+    long as training runs: the forward and the backward then skip the NF4 dequantize (two per layer
+    and step) and its launches. Costs ``dequantized_bytes(model)`` of GPU memory until
+    ``release_dequantized``; the values are the ones the dequantize computes each time, so the
+    results are unchanged. Returns how many layers; 0, with a warning and nothing kept, when the
+    GPU runs out of memory on the way (training then dequantizes per product, as without)."""
+    layers = [module for module in model.modules() if _is_installed(module)]
+    kept = 0
+    try:
+        with torch.no_grad():
+            for module in layers:
+                weight = module.base_layer.weight
+                state = weight.quant_state
+                dense = _dequantize(weight, *_state_tensors(state), *_state_meta(state), state.dtype)
+                module.register_buffer(DENSE_BUFFER, dense.contiguous(), persistent=False)
+                kept += 1
+    except torch.OutOfMemoryError as exc:
+        release_dequantized(model)
+        warnings.warn(f"fused_lora.keep_dequantized: out of memory after {kept} of {len(layers)} layers "
+                      f"({str(exc).splitlines()[0]}); none are kept, and the frozen weights are dequantized "
+                      "per product instead. Free GPU memory before trainer.train(), or set "
+                      "keep_dequantized=False in the config.", stacklevel=2)
+        return 0
+    return kept
+
+
+def release_dequantized(model) -> int:
+    """Drop the 16-bit copies ``keep_dequantized`` made. Returns how many layers had one."""
+    released = 0
+    for module in model.modules():
+        if DENSE_BUFFER in getattr(module, "_buffers", {}):
+            del module._buffers[DENSE_BUFFER]
+            released += 1
+    return released
+
+
 def _is_installed(module) -> bool:
     forward = module.__dict__.get("forward")  # an instance attribute: set by install
     return getattr(forward, "__func__", None) is _fused_forward
@@ -180,6 +267,7 @@ def _is_installed(module) -> bool:
 
 def uninstall(model) -> int:
     """Give ``model``'s layers their class's forward back. Returns how many layers."""
+    release_dequantized(model)
     layers = [module for module in model.modules() if _is_installed(module)]
     for module in layers:
         del module.forward
@@ -191,4 +279,5 @@ def installed(model) -> int:
     return sum(1 for module in model.modules() if _is_installed(module))
 
 
-__all__ = ["eligible", "install", "installed", "qlora_linear", "uninstall"]
+__all__ = ["dequantized_bytes", "eligible", "install", "installed", "keep_dequantized", "qlora_linear",
+           "release_dequantized", "uninstall"]

@@ -8,7 +8,9 @@ Unsloth compiles for such batches: ``backend.unsloth_loader``). Unsloth can spli
 micro-batch into passes of at most ``UNSLOTH_TOKEN_BUDGET`` tokens with an unchanged loss, so the
 budget (not the row count) is what must fit in memory. ``fit_recipe`` computes that budget from the free memory
 and a per-token activation cost, and turns checkpointing on only when a single row of
-``max_seq_length`` tokens would not fit without it.
+``max_seq_length`` tokens would not fit without it. With ``fused_lora`` it also decides whether the
+frozen weights stay dequantized while training (``Recipe.keep_dequantized``): they cost budget, and a
+step over the budget runs as two passes, so only where the budget left still holds half a step.
 
 Activation costs were measured on an H100 and an H200 with the Qwen3-8B shape (NF4, LoRA r=32 on
 all seven projections, bf16), for each of Unsloth's loaders (``cfg.unsloth_loader``): see
@@ -42,6 +44,9 @@ HEADROOM = 0.85  # use at most this share of the free memory
 _REFERENCE_SIZE = 36 * 4096  # num_hidden_layers x hidden_size of Qwen3-8B
 
 TOKEN_BUDGET_ENV = "UNSLOTH_TOKEN_BUDGET"
+#: Keep the frozen weights dequantized (cfg.keep_dequantized None) when the token budget left
+#: afterwards still holds this share of a step's rows at max_seq_length in one pass.
+KEEP_DEQUANTIZED_FILL = 0.5
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,8 @@ class Recipe:
     padding_free: bool | None
     token_budget: int | None
     reason: str
+    #: keep the frozen weights dequantized while training (``fused_lora.keep_dequantized``)
+    keep_dequantized: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,10 +77,28 @@ def source_recipe(cfg: Config, reason: str) -> Recipe:
                   cfg.use_gradient_checkpointing, cfg.padding_free, None, reason)
 
 
+def dequantized_bytes(cfg: Config, model_config) -> int:
+    """Bytes of a 16-bit copy of the frozen weights that LoRA targets (``fused_lora.keep_dequantized``):
+    13.9 GB for Qwen3-8B's seven projections; 0 where nothing would be kept (no fused_lora, no
+    4-bit weights, no model config)."""
+    if not (cfg.fused_lora and cfg.load_in_4bit) or model_config is None:
+        return 0
+    from .train import projection_shapes
+
+    text = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
+    shapes = projection_shapes(text)
+    targets = cfg.target_modules or tuple(shapes)
+    return 2 * text.num_hidden_layers * sum(shapes[t][0] * shapes[t][1] for t in targets if t in shapes)
+
+
 def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe:
     """The fastest recipe that fits ``free_bytes`` of GPU memory, keeping the rows per optimizer step.
 
     ``None`` free memory (no GPU) or ``cfg.auto_recipe`` off keep the configured recipe.
+    With ``cfg.fused_lora``, the frozen weights are also kept dequantized when checkpointing is off
+    and the budget that is left covers ``KEEP_DEQUANTIZED_FILL`` of a step's rows at full length
+    (``cfg.keep_dequantized`` None), or whenever a full row still fits (True: the budget pays for
+    it), or never (False).
     Introduced in 05_lora_training.
     """
     if not cfg.auto_recipe or free_bytes is None:
@@ -81,14 +106,22 @@ def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe
     rows = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
     scale = _scale(model_config)
     usable = HEADROOM * free_bytes - BASE_BYTES * scale
+    dense = dequantized_bytes(cfg, model_config) if cfg.keep_dequantized is not False else 0
     without, with_ = ACTIVATION_BYTES[cfg.unsloth_loader]
     for checkpointing, per_token in ((False, without), ("unsloth", with_)):
         budget = int(usable / (per_token * scale)) if usable > 0 else 0
-        if budget >= cfg.max_seq_length:
-            what = "off" if checkpointing is False else "Unsloth's (offloaded)"
-            return Recipe(rows, 1, checkpointing, True, budget,
-                          f"{free_bytes / GIB:.1f} GiB free: one padding-free micro-batch of {rows} rows per step, "
-                          f"at most {budget:,} tokens per pass, gradient checkpointing {what}")
+        if budget < cfg.max_seq_length:
+            continue
+        kept = int((usable - dense) / (per_token * scale)) if dense else 0
+        # by default only without checkpointing: the case measured (docs/benchmarks.md)
+        keep = kept >= cfg.max_seq_length and (cfg.keep_dequantized is True or (
+            checkpointing is False and kept >= KEEP_DEQUANTIZED_FILL * rows * cfg.max_seq_length))
+        what = "off" if checkpointing is False else "Unsloth's (offloaded)"
+        kept_note = f", frozen weights kept dequantized ({dense / GIB:.1f} GiB)" if keep else ""
+        budget = kept if keep else budget
+        return Recipe(rows, 1, checkpointing, True, budget,
+                      f"{free_bytes / GIB:.1f} GiB free: one padding-free micro-batch of {rows} rows per step, "
+                      f"at most {budget:,} tokens per pass, gradient checkpointing {what}{kept_note}", keep)
     return source_recipe(cfg, f"only {free_bytes / GIB:.1f} GiB free: not enough for one {cfg.max_seq_length}-token "
                               "row without padding; keeping the configured recipe")
 
@@ -127,4 +160,5 @@ def cap_gpu_memory(gib: float) -> None:
     torch.cuda.set_per_process_memory_fraction(fraction)
 
 
-__all__ = ["Recipe", "apply_recipe", "cap_gpu_memory", "fit_recipe", "free_gpu_bytes", "source_recipe"]
+__all__ = ["Recipe", "apply_recipe", "cap_gpu_memory", "dequantized_bytes", "fit_recipe", "free_gpu_bytes",
+           "source_recipe"]

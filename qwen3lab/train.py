@@ -157,6 +157,8 @@ def sft_config(cfg: Config, output_dir: str | Path, *, report_to: str, **overrid
         "learning_rate", "logging_steps", "optim", "weight_decay", "lr_scheduler_type", "seed", "save_steps")}
     if cfg.padding_free is not None:
         recipe["padding_free"] = cfg.padding_free
+    if cfg.pad_to_multiple_of is not None:
+        recipe["pad_to_multiple_of"] = cfg.pad_to_multiple_of
     values = {"output_dir": str(output_dir), "max_length": cfg.max_seq_length, "save_strategy": "steps",
               "report_to": report_to, "run_name": run_name(cfg), **recipe, **backend.sft_backend_args(cfg)}
     return SFTConfig(**{**values, **overrides})
@@ -194,8 +196,28 @@ def make_trainer(model, tokenizer, dataset, cfg: Config, *, output_dir: str | Pa
     if recipe.padding_free and backend.resolve_backend(cfg) == backend.UNSLOTH:
         backend.compile_varlen_dynamic()
         standard_strides_per_pass(trainer)
+    if recipe.keep_dequantized:
+        trainer.add_callback(_kept_dequantized_while_training(model))
     trainer.qwen3lab_recipe = recipe.to_dict()
     return trainer
+
+
+def _kept_dequantized_while_training(model):
+    """A callback that keeps ``model``'s frozen 4-bit weights dequantized from the start of
+    ``trainer.train()`` to its end (``fused_lora.keep_dequantized``), so generation and saving
+    afterwards have that memory back."""
+    from transformers import TrainerCallback
+
+    from . import fused_lora
+
+    class KeptDequantized(TrainerCallback):
+        def on_train_begin(self, *_, **__):
+            fused_lora.keep_dequantized(model)
+
+        def on_train_end(self, *_, **__):
+            fused_lora.release_dequantized(model)
+
+    return KeptDequantized()
 
 
 def standard_strides(inputs: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -36,6 +36,15 @@ def test_padding_free_batch_counts_sequences_by_their_position_resets():
     assert (counts["tokens"], counts["rows"], counts["longest"]) == (10, 4, 4)  # longest is a maximum
 
 
+def test_a_padding_free_row_padded_to_a_multiple_counts_its_tail_as_padding():
+    """TRL pads a padding-free row to ``pad_to_multiple_of`` with position 0 and label -100."""
+    counts = _counts()
+    positions = torch.tensor([[0, 1, 2, 0, 1, 0, 0, 0]])
+    labels = torch.tensor([[-100, 4, 4, -100, 6, -100, -100, -100]])
+    bench_train.add_batch_counts(counts, {"position_ids": positions, "labels": labels})
+    assert counts == {"tokens": 5, "trained": 3, "rows": 2, "padded": 3, "longest": 3}
+
+
 def test_flops_per_token_matches_the_issue_figure_for_qwen3_8b():
     """About 32.6 GFLOP per trained token at 2048 (4 x frozen + 6 x LoRA parameters + attention)."""
     assert abs(bench_train.flops_per_token(2048) / 1e9 - 32.6) < 0.3

@@ -100,9 +100,12 @@ def test_float32_layers_compute_in_float32():
         assert _relative(f, w) < 1e-5, name
 
 
-def test_under_torch_compile_it_is_one_graph_with_the_same_result():
+@pytest.mark.parametrize("keep", [False, True])
+def test_under_torch_compile_it_is_one_graph_with_the_same_result(keep):
     model = _model()
     fused_lora.install(model)
+    if keep:
+        fused_lora.keep_dequantized(model)
     x = torch.randn(2, 7, IN, dtype=torch.bfloat16, requires_grad=True)
     eager = _grads(model, x)
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)  # fullgraph: no graph break
@@ -179,6 +182,70 @@ def test_only_eligible_layers_are_installed_and_uninstall_restores_them():
     assert fused_lora.uninstall(model) == 1
     assert fused_lora.installed(model) == 0
     assert all(torch.equal(a, b) for a, b in zip(before, _grads(model, x)))
+
+
+@pytest.mark.parametrize("quant_type,nested", [("nf4", True), ("fp4", False)])
+def test_a_weight_kept_dequantized_gives_the_same_results_without_dequantizing(quant_type, nested, monkeypatch):
+    model = _model(quant_type, nested)
+    fused_lora.install(model)
+    x = torch.randn(3, 5, IN, dtype=torch.bfloat16, requires_grad=True)
+    per_call = _grads(model, x)
+    assert fused_lora.dequantized_bytes(model) == 2 * OUT * IN
+    assert fused_lora.keep_dequantized(model) == 1
+    layer = _layer(model)
+    dense = getattr(layer, fused_lora.DENSE_BUFFER)
+    state = layer.base_layer.weight.quant_state
+    assert torch.equal(dense, bnb.functional.dequantize_4bit(layer.base_layer.weight.data, state))
+    assert fused_lora.DENSE_BUFFER not in "".join(model.state_dict())  # never saved with the model
+    calls = []
+    real = fused_lora._dequantize
+    monkeypatch.setattr(fused_lora, "_dequantize", lambda *a: calls.append(1) or real(*a))
+    kept = _grads(model, x)
+    assert calls == []  # neither the forward nor the backward dequantizes
+    for name, k, p in zip(("y", "dX", "dA", "dB"), kept, per_call):
+        assert torch.equal(k, p), name  # the same values in the same products
+    assert fused_lora.release_dequantized(model) == 1
+    assert not hasattr(layer, fused_lora.DENSE_BUFFER)
+    _grads(model, x)
+    assert len(calls) == 2  # dequantized per call again: forward and backward
+
+
+def test_running_out_of_memory_while_keeping_them_keeps_none_and_says_so(monkeypatch):
+    model = _model()
+    fused_lora.install(model)
+    x = torch.randn(4, IN, dtype=torch.bfloat16, requires_grad=True)
+    before = _grads(model, x)
+
+    def out_of_memory(*_):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 96.00 MiB")
+
+    monkeypatch.setattr(fused_lora, "_dequantize", out_of_memory)
+    with pytest.warns(UserWarning, match="out of memory after 0 of 1 layers.*keep_dequantized=False"):
+        assert fused_lora.keep_dequantized(model) == 0
+    assert not hasattr(_layer(model), fused_lora.DENSE_BUFFER)
+    monkeypatch.undo()
+    assert all(torch.equal(a, b) for a, b in zip(before, _grads(model, x)))  # trains as before
+
+
+def test_uninstall_drops_the_kept_weights():
+    model = _model()
+    fused_lora.install(model)
+    fused_lora.keep_dequantized(model)
+    assert fused_lora.uninstall(model) == 1
+    assert fused_lora.release_dequantized(model) == 0
+    assert not hasattr(_layer(model), fused_lora.DENSE_BUFFER)
+
+
+def test_the_trainer_keeps_them_only_while_it_trains():
+    from qwen3lab.train import _kept_dequantized_while_training
+
+    model = _model()
+    fused_lora.install(model)
+    callback = _kept_dequantized_while_training(model)
+    callback.on_train_begin(None, None, None)
+    assert getattr(_layer(model), fused_lora.DENSE_BUFFER).dtype == torch.bfloat16
+    callback.on_train_end(None, None, None)
+    assert not hasattr(_layer(model), fused_lora.DENSE_BUFFER)
 
 
 _TRAIN = """

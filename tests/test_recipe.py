@@ -5,7 +5,8 @@ or without a GPU, and hands Unsloth the token budget."""
 import os
 
 from qwen3lab.config import get_config
-from qwen3lab.recipe import GIB, TOKEN_BUDGET_ENV, apply_recipe, fit_recipe, free_gpu_bytes
+from qwen3lab.recipe import (ACTIVATION_BYTES, GIB, TOKEN_BUDGET_ENV, apply_recipe, dequantized_bytes, fit_recipe,
+                             free_gpu_bytes)
 
 
 def test_large_card_drops_checkpointing_and_keeps_rows_per_step():
@@ -87,3 +88,44 @@ def test_no_gpu_means_no_free_memory(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert free_gpu_bytes() is None
+
+
+def _qwen3_8b():
+    from transformers import Qwen3Config
+
+    return Qwen3Config(hidden_size=4096, intermediate_size=12288, num_hidden_layers=36, num_attention_heads=32,
+                       num_key_value_heads=8, head_dim=128, vocab_size=151_936)
+
+
+def test_the_frozen_weights_of_qwen3_8b_take_13_9_gb_in_16_bits():
+    # 36 layers x (q, o: 4096^2; k, v: 4096 x 1024; gate, up, down: 4096 x 12288) x 2 bytes
+    assert dequantized_bytes(get_config("full"), _qwen3_8b()) == 13_891_534_848
+    assert dequantized_bytes(get_config("full", target_modules=("q_proj",)), _qwen3_8b()) == 2 * 36 * 4096 * 4096
+    assert dequantized_bytes(get_config("full", fused_lora=False), _qwen3_8b()) == 0  # only fused_lora keeps them
+    assert dequantized_bytes(get_config("full"), None) == 0
+
+
+def test_weights_are_kept_dequantized_where_the_budget_left_holds_half_a_step():
+    """72 GiB free (an H100 after loading): at 2048, 12.9 GiB of 16-bit weights leave a budget of
+    about 9,800 tokens (more than half of 8 rows x 2048); at 8192 they would not, so they are not kept."""
+    config = _qwen3_8b()
+    short = fit_recipe(get_config("full", max_seq_length=2048), 72 * GIB, config)
+    plain = fit_recipe(get_config("full", max_seq_length=2048, keep_dequantized=False), 72 * GIB, config)
+    assert short.keep_dequantized and not plain.keep_dequantized
+    assert short.token_budget >= 0.5 * 8 * 2048
+    per_token = ACTIVATION_BYTES["FastModel"][0]
+    assert abs((plain.token_budget - short.token_budget) * per_token - 13_891_534_848) < 2 * per_token  # it pays
+    assert "kept dequantized (12.9 GiB)" in short.reason and "kept" not in plain.reason
+    long = fit_recipe(get_config("full"), 72 * GIB, config)
+    assert not long.keep_dequantized and long.token_budget == plain.token_budget
+
+
+def test_keep_dequantized_true_keeps_them_whenever_a_full_row_still_fits():
+    config = _qwen3_8b()
+    forced = fit_recipe(get_config("full", keep_dequantized=True), 72 * GIB, config)  # 8192: not by default
+    assert forced.keep_dequantized and forced.token_budget >= 8192
+    # a 24 GiB card: with offloaded checkpointing the budget left still holds a row (not half a step)
+    assert fit_recipe(get_config("full", keep_dequantized=True), 24 * GIB, config).keep_dequantized
+    assert not fit_recipe(get_config("full"), 24 * GIB, config).keep_dequantized
+    # a 16 GiB card has no room for 12.9 GiB more
+    assert not fit_recipe(get_config("full", keep_dequantized=True), 16 * GIB, config).keep_dequantized
