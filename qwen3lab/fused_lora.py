@@ -212,21 +212,10 @@ def install(model) -> int:
     return marked
 
 
-def dequantized_bytes(model) -> int:
-    """Bytes of a 16-bit copy of every frozen 4-bit weight under an eligible LoRA layer: what
-    ``keep_dequantized`` would hold (13.9 GB for Qwen3-8B's 252 projections)."""
-    total = 0
-    for module in model.modules():
-        if hasattr(module, "lora_A") and hasattr(module, "base_layer") and eligible(module):
-            shape = module.base_layer.weight.quant_state.shape
-            total += 2 * int(shape[0]) * int(shape[1])
-    return total
-
-
 def keep_dequantized(model) -> int:
     """Keep the frozen weight of every installed layer dequantized, in its compute dtype, for as
     long as training runs: the forward and the backward then skip the NF4 dequantize (two per layer
-    and step) and its launches. Costs ``dequantized_bytes(model)`` of GPU memory until
+    and step) and its launches. Costs 2 bytes per frozen weight (``recipe.dequantized_bytes``) until
     ``release_dequantized``; the values are the ones the dequantize computes each time, so the
     results are unchanged. Returns how many layers; 0, with a warning and nothing kept, when the
     GPU runs out of memory on the way (training then dequantizes per product, as without)."""
@@ -279,5 +268,5 @@ def installed(model) -> int:
     return sum(1 for module in model.modules() if _is_installed(module))
 
 
-__all__ = ["dequantized_bytes", "eligible", "install", "installed", "keep_dequantized", "qlora_linear",
-           "release_dequantized", "uninstall"]
+__all__ = ["eligible", "install", "installed", "keep_dequantized", "qlora_linear", "release_dequantized",
+           "uninstall"]
