@@ -63,9 +63,9 @@ bench-data: $(STAMP) ## the CPU data-pipeline benchmark (full-size synthetic dat
 	$(PY) benchmarks/bench_data.py
 
 BENCH_PY  = $(if $(wildcard $(PY)),$(PY),python3)
-bench: ## the GPU training benchmark: a, b, c at 8192, c and c-nokeep at 2048 (profiled), b and c under 24 and 16 GiB (CUDA)
+bench: ## the GPU training benchmark: a, b, c at 8192, c and c-bf16 at 2048 (profiled), b and c under 24 and 16 GiB (CUDA)
 	$(BENCH_PY) benchmarks/bench_train.py --recipes c,b,a --max-seq-length 8192 --steps 12 --warmup 4 --out bench-8192.json
-	$(BENCH_PY) benchmarks/bench_train.py --recipes c,c-nokeep --max-seq-length 2048 --steps 10 --warmup 3 --profile c --trace-dir bench-traces --out bench-2048.json
+	$(BENCH_PY) benchmarks/bench_train.py --recipes c,c-bf16 --max-seq-length 2048 --steps 10 --warmup 3 --profile c --trace-dir bench-traces --out bench-2048.json
 	$(BENCH_PY) benchmarks/trace_summary.py bench-traces/c-2048.json.gz
 	$(BENCH_PY) benchmarks/bench_train.py --recipes c,b --memory-cap-gib 24 --steps 6 --warmup 2 --out bench-24gib.json
 	$(BENCH_PY) benchmarks/bench_train.py --recipes c,b --memory-cap-gib 16 --steps 6 --warmup 2 --out bench-16gib.json

@@ -21,10 +21,13 @@ Recipes (each in its own process, so Unsloth's patches never leak into the other
   c-fused   c with torch's fused AdamW instead of bitsandbytes' 8-bit AdamW
   c-unfused c with PEFT's LoRA forward instead of qwen3lab's fused operator (cfg.fused_lora off)
   c-cdt     c with Inductor's coordinate-descent tuning of its Triton kernels
-  c-keep    c with the frozen weights kept dequantized while training (cfg.keep_dequantized True)
+  c-bf16    c with the frozen products in bf16 (cfg.fp8_frozen False): c before FP8
+  c-keep    c-bf16 with the frozen weights kept dequantized while training (cfg.keep_dequantized True)
   c-nokeep  c with them dequantized for each product (cfg.keep_dequantized False)
   c-pad     c-nokeep with each step padded to a multiple of 128 tokens (cfg.pad_to_multiple_of)
   c-lt      c with torch's matrix products through cuBLASLt (TORCH_BLAS_PREFER_CUBLASLT=1)
+  c-fp8-exact, c-fp8-fast  c (FP8 frozen products) with fast FP8 accumulation in no product, or in
+            the dX products too (default: the forward products only)
 
 The model has Qwen3-8B's exact shape (hidden 4096, intermediate 12288, 36 layers, 32/8 heads,
 head_dim 128, vocabulary 151,936, untied) and random weights, so nothing is downloaded; it is
@@ -87,7 +90,7 @@ RECIPES = {
                   "what": "Unsloth, qwen3lab default, LoRA layers as PEFT computes them (fused_lora off)"},
     # (c) with the frozen weights kept dequantized while training, and without (the token budget
     # pays for the 16-bit copies where they are kept)
-    "c-keep": {"cfg": {**_DEFAULT, "keep_dequantized": True},
+    "c-keep": {"cfg": {**_DEFAULT, "keep_dequantized": True, "fp8_frozen": False},
                "what": "Unsloth, qwen3lab default, frozen weights kept dequantized"},
     "c-nokeep": {"cfg": {**_DEFAULT, "keep_dequantized": False},
                  "what": "Unsloth, qwen3lab default, frozen weights dequantized per product"},
@@ -97,6 +100,15 @@ RECIPES = {
               "what": "Unsloth, qwen3lab default, steps padded to a multiple of 128 tokens"},
     "c-lt": {"cfg": _DEFAULT, "env": {"TORCH_BLAS_PREFER_CUBLASLT": "1"},
              "what": "Unsloth, qwen3lab default, matrix products through cuBLASLt"},
+    # (c) with the frozen products in bf16: where the weights are kept, FP8 (e4m3, rowwise scales) is c's
+    "c-bf16": {"cfg": {**_DEFAULT, "fp8_frozen": False},
+               "what": "Unsloth, qwen3lab default, frozen products in bf16"},
+    "c-fp8-exact": {"cfg": {**_DEFAULT, "keep_dequantized": True, "fp8_frozen": True},
+                    "env": {"QWEN3LAB_FP8_FAST_ACCUM": "none"},
+                    "what": "c, float32 accumulation in every FP8 product"},
+    "c-fp8-fast": {"cfg": {**_DEFAULT, "keep_dequantized": True, "fp8_frozen": True},
+                   "env": {"QWEN3LAB_FP8_FAST_ACCUM": "both"},
+                   "what": "c, fast accumulation in the forward and the dX products"},
     # (c) with Inductor's coordinate-descent tuning of its generated Triton kernels (longer compile)
     "c-cdt": {"cfg": _DEFAULT, "env": {"TORCHINDUCTOR_COORDINATE_DESCENT_TUNING": "1"},
               "what": "Unsloth, qwen3lab default, Inductor coordinate-descent tuning"},
@@ -225,15 +237,22 @@ def print_table(results: list[dict], args) -> None:
             print(f"{'':8}chosen: {r['recipe_choice']['reason']}")
     done = {r["recipe"]: r for r in results if "error" not in r}
     b = done.get("b") or done.get("b-nc")
-    for other in ("a", "c", "c-flm", "b-fm", "c-dyn", "c-fused", "c-cdt", "c-unfused", "c-nokeep", "c-lt"):
-        if b is None or other not in done:
-            continue
-        o = done[other]
-        speedup = o["trained_tokens_per_s"] / b["trained_tokens_per_s"]
-        n = min(len(b["losses"]), len(o["losses"]))
-        worst = max(abs(x - y) / abs(x) for x, y in zip(b["losses"][:n], o["losses"][:n]))
-        print(f"{other} / {b['recipe']} = {speedup:.2f}x trained tokens/s; loss per token over the same "
-              f"{n} steps, largest relative difference {worst:.2%}")
+    for other in ("a", "c", "c-flm", "b-fm", "c-dyn", "c-fused", "c-cdt", "c-unfused", "c-nokeep", "c-lt", "c-bf16"):
+        if b is not None and other in done:
+            print(_versus(done[other], b))
+    # c's variants against c itself (runs without b, such as at max_seq_length 2048)
+    for other in sorted(name for name in done if name.startswith("c-")):
+        if "c" in done:
+            print(_versus(done[other], done["c"]))
+
+
+def _versus(o: dict, base: dict) -> str:
+    """``o``'s trained tokens/s as a multiple of ``base``'s, and how far apart their losses are."""
+    speedup = o["trained_tokens_per_s"] / base["trained_tokens_per_s"]
+    n = min(len(base["losses"]), len(o["losses"]))
+    worst = max((abs(x - y) / abs(x) for x, y in zip(base["losses"][:n], o["losses"][:n])), default=float("nan"))
+    return (f"{o['recipe']} / {base['recipe']} = {speedup:.2f}x trained tokens/s; loss per token over the same "
+            f"{n} steps, largest relative difference {worst:.2%}")
 
 
 # -- a worker: one recipe in its own process --------------------------------------------------------
@@ -402,6 +421,7 @@ def worker(name: str, args) -> None:
         "recipe_choice": getattr(trainer, "qwen3lab_recipe", None),
         "fused_lora_layers": fused_lora.installed(model),
         "kept_dequantized": bool(getattr(trainer, "qwen3lab_recipe", {}).get("keep_dequantized")),
+        "fp8_frozen": bool(getattr(trainer, "qwen3lab_recipe", {}).get("fp8_frozen")),
     }
     print("RESULT " + json.dumps(result), flush=True)
 

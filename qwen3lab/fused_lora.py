@@ -27,6 +27,7 @@ weights dequantized, 2.2% more again (the forward no longer waits on the host's 
 Introduced in 05_lora_training (``cfg.fused_lora``; the full profile turns it on).
 """
 
+import os
 import types
 import warnings
 from typing import Optional
@@ -57,7 +58,39 @@ def _dequantize(weight: Tensor, absmax: Tensor, code: Tensor, absmax2: Optional[
 _UNSLOTH_NF4 = [False]
 
 
-@torch.library.custom_op("qwen3lab::qlora_linear", mutates_args=())
+#: The ``qwen3lab`` operator namespace. Its operators are defined at this low level rather than
+#: with ``torch.library.custom_op``, whose wrapper costs about 50 us of host time per call (504
+#: calls a step for Qwen3-8B: with FP8 the host, not the GPU, set the pace of the forward).
+_LIBRARY = torch.library.Library("qwen3lab", "DEF")
+
+
+def _operator(schema: str, fake):
+    """Define ``qwen3lab::<schema>`` with the decorated function as its kernel on every device and
+    ``fake`` for tracing; returns the operator (torch.compile leaves its calls opaque)."""
+    name = schema.split("(", 1)[0]
+
+    def define(fn):
+        _LIBRARY.define(schema)
+        _LIBRARY.impl(name, fn, "CompositeExplicitAutograd")
+        torch.library.register_fake(f"qwen3lab::{name}", fake, lib=_LIBRARY)
+        operator = getattr(torch.ops.qwen3lab, name).default
+        operator.__doc__ = fn.__doc__
+        return operator
+
+    return define
+
+
+def _fake_linear(x, w, a, b, *_):
+    return x.new_empty((*x.shape[:-1], w.shape[0])), x.new_empty((*x.shape[:-1], a.shape[0]))
+
+
+def _fake_backward(x, w, a, b):
+    dx = x.new_empty(x.shape) if w.numel() else x.new_empty(0)
+    return dx, a.new_empty(a.shape), b.new_empty(b.shape)
+
+
+@_operator("qlora_linear(Tensor x, Tensor w, Tensor a, Tensor b) -> (Tensor, Tensor)",
+           lambda x, w, a, b: _fake_linear(x, w, a, b))
 def qlora_linear(x: Tensor, w: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """``(x·w^T + (x·a^T)·b^T, x·a^T)`` with the sum in the frozen product's epilogue, for the
     dequantized frozen weight ``w`` ``[out, in]``, LoRA's ``a`` ``[r, in]`` and ``b`` ``[out, r]``
@@ -69,12 +102,9 @@ def qlora_linear(x: Tensor, w: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor, Te
     return out.view(*x.shape[:-1], w.shape[0]), xa.view(*x.shape[:-1], a.shape[0])
 
 
-@qlora_linear.register_fake
-def _(x, w, a, b):
-    return x.new_empty((*x.shape[:-1], w.shape[0])), x.new_empty((*x.shape[:-1], a.shape[0]))
-
-
-@torch.library.custom_op("qwen3lab::qlora_linear_backward", mutates_args=())
+@_operator("qlora_linear_backward(Tensor grad, Tensor x, Tensor xa, Tensor w, Tensor a, Tensor b) "
+           "-> (Tensor, Tensor, Tensor)",
+           lambda grad, x, xa, w, a, b: _fake_backward(x, w, a, b))
 def qlora_linear_backward(grad: Tensor, x: Tensor, xa: Tensor, w: Tensor, a: Tensor,
                           b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(dX, da, db)`` of ``qlora_linear``; ``dX`` is empty when ``w`` is (no input gradient needed)."""
@@ -88,12 +118,6 @@ def qlora_linear_backward(grad: Tensor, x: Tensor, xa: Tensor, w: Tensor, a: Ten
     dx = d_xa @ a
     dx.addmm_(g, w)  # dY·w + (dY·b)·a in one epilogue
     return dx.view(x.shape), grad_a, grad_b
-
-
-@qlora_linear_backward.register_fake
-def _(grad, x, xa, w, a, b):
-    dx = x.new_empty(x.shape) if w.numel() else x.new_empty(0)
-    return dx, a.new_empty(a.shape), b.new_empty(b.shape)
 
 
 class _QLoRA(torch.autograd.Function):
@@ -143,10 +167,93 @@ class _LoRAOnDense(torch.autograd.Function):
         return (dx if ctx.needs_input_grad[0] else None), grad_a, grad_b, None
 
 
+#: FP8 format of the frozen products (``keep_dequantized(model, fp8=True)``): e4m3, the largest
+#: finite value 448, one float32 scale per row of each operand (per token, per output or input channel).
+FP8 = torch.float8_e4m3fn
+FP8_MAX = 448.0
+#: Which FP8 products accumulate in the tensor cores' faster, less precise accumulator
+#: (``torch._scaled_mm``'s ``use_fast_accum``): "none", "forward" or "both" (forward and dX).
+#: Read at each trace; the environment variable QWEN3LAB_FP8_FAST_ACCUM sets it (benchmarks).
+FP8_FAST_ACCUM = os.environ.get("QWEN3LAB_FP8_FAST_ACCUM", "forward")
+
+
+def rowwise_fp8(t: Tensor) -> tuple[Tensor, Tensor]:
+    """``t`` ``[rows, k]`` as e4m3 and its float32 scales ``[rows, 1]``, so ``q * scale`` ≈ ``t``:
+    each row's largest magnitude maps to 448. A row of zeros stays zeros. Plain tensor ops, so that
+    torch.compile fuses them into whatever produced ``t`` (one pass that reads it once)."""
+    amax = t.abs().amax(dim=-1, keepdim=True).float()
+    scale = amax.clamp(min=1e-12) / FP8_MAX
+    return (t.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(FP8), scale
+
+
+@_operator("qlora_linear_fp8(Tensor x, Tensor xq, Tensor xs, Tensor wq, Tensor ws, Tensor a, Tensor b, "
+           "bool fast_accum=False) -> (Tensor, Tensor)",
+           lambda x, xq, xs, wq, ws, a, b, fast_accum=False: _fake_linear(x, wq, a, b))
+def qlora_linear_fp8(x: Tensor, xq: Tensor, xs: Tensor, wq: Tensor, ws: Tensor, a: Tensor,
+                     b: Tensor, fast_accum: bool = False) -> tuple[Tensor, Tensor]:
+    """``qlora_linear`` with the frozen product in FP8: ``x``'s rows ``xq`` ``[rows, in]`` (scales
+    ``xs`` ``[rows, 1]``) times the frozen weight ``wq`` ``[out, in]`` (scales ``ws`` ``[1, out]``),
+    accumulated in float32 (or the faster accumulator with ``fast_accum``) and written in ``x``'s
+    dtype; the LoRA term stays in 16 bits and is added in its product's epilogue."""
+    x2 = x.reshape(-1, x.shape[-1])
+    xa = x2 @ a.t()
+    out = torch._scaled_mm(xq, wq.t(), scale_a=xs, scale_b=ws, out_dtype=x.dtype, use_fast_accum=fast_accum)
+    out.addmm_(xa, b.t())
+    return out.view(*x.shape[:-1], wq.shape[0]), xa.view(*x.shape[:-1], a.shape[0])
+
+
+@_operator("qlora_linear_fp8_backward(Tensor grad, Tensor gq, Tensor gs, Tensor x, Tensor xa, Tensor wtq, "
+           "Tensor wts, Tensor a, Tensor b, bool fast_accum=False) -> (Tensor, Tensor, Tensor)",
+           lambda grad, gq, gs, x, xa, wtq, wts, a, b, fast_accum=False: _fake_backward(x, wtq, a, b))
+def qlora_linear_fp8_backward(grad: Tensor, gq: Tensor, gs: Tensor, x: Tensor, xa: Tensor, wtq: Tensor,
+                              wts: Tensor, a: Tensor, b: Tensor, fast_accum: bool = False
+                              ) -> tuple[Tensor, Tensor, Tensor]:
+    """``(dX, da, db)`` of ``qlora_linear_fp8``: ``dX``'s frozen product in FP8 from the gradient's
+    rows ``gq`` (scales ``gs``) and the transposed weight ``wtq`` ``[in, out]`` (scales ``wts``
+    ``[1, in]``); LoRA's gradients in 16 bits. ``dX`` is empty when ``wtq`` is."""
+    g = grad.reshape(-1, grad.shape[-1])
+    x2, xa2 = x.reshape(-1, x.shape[-1]), xa.reshape(-1, xa.shape[-1])
+    d_xa = g @ b
+    grad_b = g.t() @ xa2
+    grad_a = d_xa.t() @ x2
+    if wtq.numel() == 0:
+        return x.new_empty(0), grad_a, grad_b
+    dx = torch._scaled_mm(gq, wtq.t(), scale_a=gs, scale_b=wts, out_dtype=grad.dtype, use_fast_accum=fast_accum)
+    dx.addmm_(d_xa, a)
+    return dx.view(x.shape), grad_a, grad_b
+
+
+class _LoRAOnFP8(torch.autograd.Function):
+    """``qlora_linear_fp8`` on a frozen weight kept in FP8 (``keep_dequantized(model, fp8=True)``):
+    the input's rows, and in the backward the gradient's, are scaled to e4m3 by ``rowwise_fp8``
+    in the compiled graph, next to the kernel that wrote them."""
+
+    @staticmethod
+    def forward(ctx, x, a, b, wq, ws, wtq, wts):
+        xq, xs = rowwise_fp8(x.reshape(-1, x.shape[-1]))
+        out, xa = qlora_linear_fp8(x, xq, xs, wq, ws, a, b, FP8_FAST_ACCUM in ("forward", "both"))
+        ctx.save_for_backward(x, xa, a, b, wtq, wts)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, xa, a, b, wtq, wts = ctx.saved_tensors
+        if ctx.needs_input_grad[0]:
+            gq, gs = rowwise_fp8(grad.reshape(-1, grad.shape[-1]))
+        else:
+            gq = gs = wtq = wts = grad.new_empty(0)
+        dx, grad_a, grad_b = qlora_linear_fp8_backward(grad, gq, gs, x, xa, wtq, wts, a, b, FP8_FAST_ACCUM == "both")
+        return (dx if ctx.needs_input_grad[0] else None), grad_a, grad_b, None, None, None, None
+
+
 # -- PEFT's LoRA Linear4bit ---------------------------------------------------------------------
 
 #: The non-persistent buffer in which ``keep_dequantized`` keeps a layer's frozen weight in 16 bits.
 DENSE_BUFFER = "qwen3lab_dense_weight"
+#: The non-persistent buffers in which ``keep_dequantized(model, fp8=True)`` keeps it in FP8: the
+#: weight ``[out, in]`` and its scales ``[1, out]`` for the forward, its transpose ``[in, out]`` and
+#: scales ``[1, in]`` for the backward (FP8 products need the second operand column-major).
+FP8_BUFFERS = ("qwen3lab_fp8_weight", "qwen3lab_fp8_scale", "qwen3lab_fp8_weight_t", "qwen3lab_fp8_scale_t")
 
 
 def eligible(layer) -> bool:
@@ -178,6 +285,8 @@ def _fused_forward(self, x, *args, **kwargs):
     dense = getattr(self, DENSE_BUFFER, None)
     if dense is not None and dense.dtype == x.dtype:
         return _LoRAOnDense.apply(x, a, b, dense)
+    if x.dtype == torch.bfloat16 and getattr(self, FP8_BUFFERS[0], None) is not None:
+        return _LoRAOnFP8.apply(x, a, b, *(getattr(self, name) for name in FP8_BUFFERS))
     return _QLoRA.apply(x, a, b, weight, *_state_tensors(state), _state_meta(state))
 
 
@@ -212,14 +321,37 @@ def install(model) -> int:
     return marked
 
 
-def keep_dequantized(model) -> int:
-    """Keep the frozen weight of every installed layer dequantized, in its compute dtype, for as
-    long as training runs: the forward and the backward then skip the NF4 dequantize (two per layer
-    and step) and its launches. Costs 2 bytes per frozen weight (``recipe.dequantized_bytes``) until
-    ``release_dequantized``; the values are the ones the dequantize computes each time, so the
-    results are unchanged. Returns how many layers; 0, with a warning and nothing kept, when the
-    GPU runs out of memory on the way (training then dequantizes per product, as without)."""
+def fp8_supported(device) -> bool:
+    """Whether FP8 matrix products run on ``device``: CUDA GPUs of compute capability 8.9 or
+    newer (Ada, Hopper, Blackwell), and the CPU (slowly: for tests)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return device.type == "cpu"
+    return torch.cuda.get_device_capability(device) >= (8, 9)
+
+
+def keep_dequantized(model, fp8: bool = False) -> int:
+    """Keep the frozen weight of every installed layer dequantized for as long as training runs:
+    the forward and the backward then skip the NF4 dequantize (two per layer and step) and its
+    launches. Costs 2 bytes per frozen weight (``recipe.dequantized_bytes``) until
+    ``release_dequantized``.
+
+    In its compute dtype (``fp8`` False) the values are the ones the dequantize computes each time,
+    so the results are unchanged. With ``fp8`` (``cfg.fp8_frozen``), bf16 layers keep the weight in
+    e4m3 twice, once per output channel for the forward and once per input channel (transposed)
+    for the backward, and their frozen products run in FP8 with the inputs and the gradients
+    scaled per token (``rowwise_fp8``): faster where the GPU has FP8 tensor cores, at a rounding
+    error of FP8's 3-bit mantissa in those products (docs/benchmarks.md measures the loss).
+    Where the GPU has none (``fp8_supported``), a warning, and they are kept in 16 bits.
+
+    Returns how many layers; 0, with a warning and nothing kept, when the GPU runs out of memory
+    on the way (training then dequantizes per product, as without)."""
     layers = [module for module in model.modules() if _is_installed(module)]
+    if fp8 and layers and not fp8_supported(layers[0].base_layer.weight.device):
+        warnings.warn(f"fused_lora.keep_dequantized: {layers[0].base_layer.weight.device} has no FP8 matrix "
+                      "products (CUDA compute capability 8.9 or newer); the frozen weights are kept in 16 bits "
+                      "instead. Set fp8_frozen=False in the config to silence this.", stacklevel=2)
+        fp8 = False
     kept = 0
     try:
         with torch.no_grad():
@@ -227,7 +359,14 @@ def keep_dequantized(model) -> int:
                 weight = module.base_layer.weight
                 state = weight.quant_state
                 dense = _dequantize(weight, *_state_tensors(state), *_state_meta(state), state.dtype)
-                module.register_buffer(DENSE_BUFFER, dense.contiguous(), persistent=False)
+                if fp8 and state.dtype == torch.bfloat16:
+                    wq, ws = rowwise_fp8(dense)
+                    wtq, wts = rowwise_fp8(dense.t())
+                    del dense
+                    for name, value in zip(FP8_BUFFERS, (wq, ws.reshape(1, -1), wtq, wts.reshape(1, -1))):
+                        module.register_buffer(name, value.contiguous(), persistent=False)
+                else:
+                    module.register_buffer(DENSE_BUFFER, dense.contiguous(), persistent=False)
                 kept += 1
     except torch.OutOfMemoryError as exc:
         release_dequantized(model)
@@ -240,12 +379,14 @@ def keep_dequantized(model) -> int:
 
 
 def release_dequantized(model) -> int:
-    """Drop the 16-bit copies ``keep_dequantized`` made. Returns how many layers had one."""
+    """Drop the copies ``keep_dequantized`` made. Returns how many layers had one."""
     released = 0
     for module in model.modules():
-        if DENSE_BUFFER in getattr(module, "_buffers", {}):
-            del module._buffers[DENSE_BUFFER]
-            released += 1
+        buffers = getattr(module, "_buffers", {})
+        names = [name for name in (DENSE_BUFFER, *FP8_BUFFERS) if name in buffers]
+        for name in names:
+            del buffers[name]
+        released += bool(names)
     return released
 
 
@@ -268,5 +409,5 @@ def installed(model) -> int:
     return sum(1 for module in model.modules() if _is_installed(module))
 
 
-__all__ = ["eligible", "install", "installed", "keep_dequantized", "qlora_linear", "release_dequantized",
-           "uninstall"]
+__all__ = ["eligible", "fp8_supported", "install", "installed", "keep_dequantized", "qlora_linear",
+           "qlora_linear_fp8", "release_dequantized", "rowwise_fp8", "uninstall"]

@@ -59,6 +59,8 @@ class Recipe:
     reason: str
     #: keep the frozen weights dequantized while training (``fused_lora.keep_dequantized``)
     keep_dequantized: bool = False
+    #: keep them in FP8, their products in FP8 (``cfg.fp8_frozen``; only where they are kept)
+    fp8_frozen: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,13 +119,22 @@ def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe
         keep = kept >= cfg.max_seq_length and (cfg.keep_dequantized is True or (
             checkpointing is False and kept >= KEEP_DEQUANTIZED_FILL * rows * cfg.max_seq_length))
         what = "off" if checkpointing is False else "Unsloth's (offloaded)"
-        kept_note = f", frozen weights kept dequantized ({dense / GIB:.1f} GiB)" if keep else ""
+        fp8 = keep and cfg.fp8_frozen and gpu_has_fp8()
+        kept_note = (f", frozen weights kept dequantized ({dense / GIB:.1f} GiB"
+                     f"{', in FP8, products in FP8' if fp8 else ''})" if keep else "")
         budget = kept if keep else budget
         return Recipe(rows, 1, checkpointing, True, budget,
                       f"{free_bytes / GIB:.1f} GiB free: one padding-free micro-batch of {rows} rows per step, "
-                      f"at most {budget:,} tokens per pass, gradient checkpointing {what}{kept_note}", keep)
+                      f"at most {budget:,} tokens per pass, gradient checkpointing {what}{kept_note}", keep, fp8)
     return source_recipe(cfg, f"only {free_bytes / GIB:.1f} GiB free: not enough for one {cfg.max_seq_length}-token "
                               "row without padding; keeping the configured recipe")
+
+
+def gpu_has_fp8() -> bool:
+    """Whether GPU 0 has FP8 tensor cores (CUDA compute capability 8.9 or newer: Ada, Hopper, Blackwell)."""
+    import torch
+
+    return torch.cuda.is_available() and torch.cuda.get_device_capability(0) >= (8, 9)
 
 
 def apply_recipe(cfg: Config, recipe: Recipe) -> Config:
@@ -161,4 +172,4 @@ def cap_gpu_memory(gib: float) -> None:
 
 
 __all__ = ["Recipe", "apply_recipe", "cap_gpu_memory", "dequantized_bytes", "fit_recipe", "free_gpu_bytes",
-           "source_recipe"]
+           "gpu_has_fp8", "source_recipe"]

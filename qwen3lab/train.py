@@ -197,22 +197,22 @@ def make_trainer(model, tokenizer, dataset, cfg: Config, *, output_dir: str | Pa
         backend.compile_varlen_dynamic()
         standard_strides_per_pass(trainer)
     if recipe.keep_dequantized:
-        trainer.add_callback(_kept_dequantized_while_training(model))
+        trainer.add_callback(_kept_dequantized_while_training(model, fp8=recipe.fp8_frozen))
     trainer.qwen3lab_recipe = recipe.to_dict()
     return trainer
 
 
-def _kept_dequantized_while_training(model):
-    """A callback that keeps ``model``'s frozen 4-bit weights dequantized from the start of
-    ``trainer.train()`` to its end (``fused_lora.keep_dequantized``), so generation and saving
-    afterwards have that memory back."""
+def _kept_dequantized_while_training(model, fp8: bool = False):
+    """A callback that keeps ``model``'s frozen 4-bit weights dequantized (in FP8 with ``fp8``) from
+    the start of ``trainer.train()`` to its end (``fused_lora.keep_dequantized``), so generation and
+    saving afterwards have that memory back."""
     from transformers import TrainerCallback
 
     from . import fused_lora
 
     class KeptDequantized(TrainerCallback):
         def on_train_begin(self, *_, **__):
-            fused_lora.keep_dequantized(model)
+            fused_lora.keep_dequantized(model, fp8=fp8)
 
         def on_train_end(self, *_, **__):
             fused_lora.release_dequantized(model)
