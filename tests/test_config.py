@@ -80,7 +80,7 @@ def test_chat_fraction_out_of_range_is_refused(bad):
 @pytest.mark.parametrize("field,value", [("max_seq_length", 0), ("r", -8), ("max_steps", 1.5),
                                          ("length_policy", "ignore"), ("backend", "jax"),
                                          ("unsloth_loader", "FastVisionModel"), ("keep_dequantized", "auto"),
-                                         ("keep_dequantized", 1), ("pad_to_multiple_of", 0),
+                                         ("keep_dequantized", 1), ("fp8_frozen", None), ("fp8_frozen", "yes"), ("pad_to_multiple_of", 0),
                                          ("pad_to_multiple_of", True)])
 def test_invalid_values_are_refused_with_the_field_name(field, value):
     with pytest.raises(ConfigError, match=field):

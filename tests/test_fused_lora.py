@@ -100,12 +100,12 @@ def test_float32_layers_compute_in_float32():
         assert _relative(f, w) < 1e-5, name
 
 
-@pytest.mark.parametrize("keep", [False, True])
+@pytest.mark.parametrize("keep", ["no", "bf16", "fp8"])
 def test_under_torch_compile_it_is_one_graph_with_the_same_result(keep):
     model = _model()
     fused_lora.install(model)
-    if keep:
-        fused_lora.keep_dequantized(model)
+    if keep != "no":
+        fused_lora.keep_dequantized(model, fp8=keep == "fp8")
     x = torch.randn(2, 7, IN, dtype=torch.bfloat16, requires_grad=True)
     eager = _grads(model, x)
     compiled = torch.compile(model, backend="aot_eager", fullgraph=True)  # fullgraph: no graph break
@@ -128,6 +128,23 @@ def test_the_operators_pass_torch_library_opcheck():
     torch.library.opcheck(torch.ops.qwen3lab.qlora_linear.default, (x, w, a, b))
     torch.library.opcheck(torch.ops.qwen3lab.qlora_linear_backward.default, (grad, x, xa, w, a, b))
     torch.library.opcheck(torch.ops.qwen3lab.qlora_linear_backward.default, (grad, x, xa, w.new_empty(0), a, b))
+    xq, xs = fused_lora.rowwise_fp8(x.reshape(-1, IN))
+    gq, gs = fused_lora.rowwise_fp8(grad.reshape(-1, OUT))
+    wq, ws = fused_lora.rowwise_fp8(w)
+    wtq, wts = fused_lora.rowwise_fp8(w.t())
+    ws, wts = ws.reshape(1, -1), wts.reshape(1, -1)
+    # opcheck's schema test compares tensors with ops float8 lacks on the CPU; the others run, and
+    # that no input is written to is checked here
+    utils = ("test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
+    empty = x.new_empty(0)
+    for op, args in ((torch.ops.qwen3lab.qlora_linear_fp8.default, (x, xq, xs, wq, ws, a, b)),
+                     (torch.ops.qwen3lab.qlora_linear_fp8_backward.default, (grad, gq, gs, x, xa, wtq, wts, a, b)),
+                     (torch.ops.qwen3lab.qlora_linear_fp8_backward.default, (grad, empty, empty, x, xa, empty, empty, a, b))):
+        torch.library.opcheck(op, args, test_utils=utils)
+        before = [t.view(torch.uint8).clone() if t.dtype == torch.float8_e4m3fn else t.clone() for t in args]
+        op(*args)
+        for t, kept in zip(args, before):
+            assert torch.equal(t.view(torch.uint8) if t.dtype == torch.float8_e4m3fn else t, kept)
 
 
 def test_an_input_without_gradient_skips_dx_and_its_dequantize(monkeypatch):
@@ -236,16 +253,95 @@ def test_uninstall_drops_the_kept_weights():
     assert not hasattr(_layer(model), fused_lora.DENSE_BUFFER)
 
 
-def test_the_trainer_keeps_them_only_while_it_trains():
+@pytest.mark.parametrize("fp8", [False, True])
+def test_the_trainer_keeps_them_only_while_it_trains(fp8):
     from qwen3lab.train import _kept_dequantized_while_training
 
     model = _model()
     fused_lora.install(model)
-    callback = _kept_dequantized_while_training(model)
+    callback = _kept_dequantized_while_training(model, fp8=fp8)
     callback.on_train_begin(None, None, None)
-    assert getattr(_layer(model), fused_lora.DENSE_BUFFER).dtype == torch.bfloat16
+    name = fused_lora.FP8_BUFFERS[0] if fp8 else fused_lora.DENSE_BUFFER
+    assert getattr(_layer(model), name).dtype == (torch.float8_e4m3fn if fp8 else torch.bfloat16)
     callback.on_train_end(None, None, None)
-    assert not hasattr(_layer(model), fused_lora.DENSE_BUFFER)
+    assert not hasattr(_layer(model), name)
+
+
+def test_rowwise_fp8_maps_each_rows_largest_magnitude_to_448_and_keeps_zero_rows():
+    t = torch.tensor([[1.0, -2.0, 0.5], [0.0, 0.0, 0.0], [1e-3, 3e-3, -4e-3]], dtype=torch.bfloat16)
+    q, scale = fused_lora.rowwise_fp8(t)
+    assert q.dtype == torch.float8_e4m3fn and scale.dtype == torch.float32 and scale.shape == (3, 1)
+    assert q.float().abs().amax(dim=1).tolist() == [448.0, 0.0, 448.0]  # a zero row stays zero, no NaN
+    back = q.float() * scale
+    assert torch.allclose(back, t.float(), rtol=2**-4, atol=0)  # e4m3: 3 mantissa bits
+    big = torch.randn(64, 256) * torch.logspace(-3, 3, 64)[:, None]  # rows six decades apart
+    q, scale = fused_lora.rowwise_fp8(big)
+    assert _relative(q.float() * scale, big) < 0.03  # each row scaled to its own range
+
+
+def _fp8_reference(layer, x, grad):
+    """The FP8 layer's y and dX in float64 from its own e4m3 operands: what the products must give."""
+    wq, ws, wtq, wts = (getattr(layer, name) for name in fused_lora.FP8_BUFFERS)
+    a = layer.lora_A["default"].weight.detach().to(x.dtype).double()
+    b = (layer.lora_B["default"].weight.detach() * layer.scaling["default"]).to(x.dtype).double()
+    xq, xs = fused_lora.rowwise_fp8(x.reshape(-1, IN))
+    y = (xq.double() * xs.double()) @ (wq.double() * ws.double().t()).t() + (x.reshape(-1, IN).double() @ a.t()) @ b.t()
+    gq, gs = fused_lora.rowwise_fp8(grad.reshape(-1, OUT))
+    dx = (gq.double() * gs.double()) @ (wtq.double() * wts.double().t()).t() + (grad.reshape(-1, OUT).double() @ b) @ a
+    return y.view(*x.shape[:-1], OUT), dx.view(x.shape)
+
+
+def test_a_weight_kept_in_fp8_multiplies_in_fp8_in_both_directions(monkeypatch):
+    model = _model()
+    fused_lora.install(model)
+    x = torch.randn(3, 5, IN, dtype=torch.bfloat16, requires_grad=True)
+    want = _float64_reference(model, x)
+    assert fused_lora.keep_dequantized(model, fp8=True) == 1
+    layer = _layer(model)
+    wq, ws, wtq, wts = (getattr(layer, name) for name in fused_lora.FP8_BUFFERS)
+    assert (wq.dtype, wq.shape, ws.shape) == (torch.float8_e4m3fn, (OUT, IN), (1, OUT))
+    assert (wtq.dtype, wtq.shape, wts.shape) == (torch.float8_e4m3fn, (IN, OUT), (1, IN))
+    assert not hasattr(layer, fused_lora.DENSE_BUFFER)  # two 8-bit copies instead of one 16-bit copy
+    assert not any(name in "".join(model.state_dict()) for name in fused_lora.FP8_BUFFERS)  # never saved
+    dense = bnb.functional.dequantize_4bit(layer.base_layer.weight.data, layer.base_layer.weight.quant_state)
+    assert _relative(wq.float() * ws.t(), dense) < 0.03 and _relative(wtq.float() * wts.t(), dense.t()) < 0.03
+    calls = []
+    real = fused_lora._dequantize
+    monkeypatch.setattr(fused_lora, "_dequantize", lambda *a: calls.append(1) or real(*a))
+    y, dx, da, db = _grads(model, x)
+    assert calls == []
+    y_fp8, dx_fp8 = _fp8_reference(layer, x.detach(), 2 * y.to(torch.bfloat16))  # d(sum y^2)/dy = 2y
+    assert _relative(y, y_fp8) < 1e-2 and _relative(dx, dx_fp8) < 1e-2  # the FP8 operands, within bf16 output
+    # against float64 from the 16-bit weight: FP8's rounding (a few %), not a wrong term (order 100%)
+    for name, got, ref in zip(("y", "dX", "dA", "dB"), (y, dx, da, db), want):
+        assert _relative(got, ref) < 0.06, name
+    assert fused_lora.release_dequantized(model) == 1
+    assert not any(hasattr(layer, name) for name in fused_lora.FP8_BUFFERS)
+
+
+def test_an_fp8_layer_skips_dx_when_its_input_needs_no_gradient(monkeypatch):
+    model = _model()
+    fused_lora.install(model)
+    fused_lora.keep_dequantized(model, fp8=True)
+    dx_products = []
+    real = torch._scaled_mm
+    monkeypatch.setattr(torch, "_scaled_mm", lambda *a, **k: dx_products.append(k["use_fast_accum"]) or real(*a, **k))
+    y, dx, da, db = _grads(model, torch.randn(6, IN, dtype=torch.bfloat16))
+    assert dx is None and dx_products == [True]  # the forward's only, with fast accumulation by default
+    monkeypatch.setattr(fused_lora, "FP8_FAST_ACCUM", "none")
+    dx_products.clear()
+    _grads(model, torch.randn(6, IN, dtype=torch.bfloat16, requires_grad=True))
+    assert dx_products == [False, False]  # forward and dX, both accumulating in float32
+
+
+def test_fp8_is_kept_in_16_bits_where_the_device_has_no_fp8_products(monkeypatch):
+    assert fused_lora.fp8_supported("cpu") and not fused_lora.fp8_supported("meta")
+    model = _model()
+    fused_lora.install(model)
+    monkeypatch.setattr(fused_lora, "fp8_supported", lambda device: False)  # e.g. an A100
+    with pytest.warns(UserWarning, match="no FP8 matrix products.*fp8_frozen=False"):
+        assert fused_lora.keep_dequantized(model, fp8=True) == 1
+    assert getattr(_layer(model), fused_lora.DENSE_BUFFER).dtype == torch.bfloat16
 
 
 _TRAIN = """

@@ -129,3 +129,19 @@ def test_keep_dequantized_true_keeps_them_whenever_a_full_row_still_fits():
     assert not fit_recipe(get_config("full"), 24 * GIB, config).keep_dequantized
     # a 16 GiB card has no room for 12.9 GiB more
     assert not fit_recipe(get_config("full", keep_dequantized=True), 16 * GIB, config).keep_dequantized
+
+
+def test_fp8_only_where_the_weights_are_kept_and_the_gpu_has_fp8(monkeypatch):
+    from qwen3lab import recipe
+
+    config = _qwen3_8b()
+    monkeypatch.setattr(recipe, "gpu_has_fp8", lambda: True)
+    short = fit_recipe(get_config("full", max_seq_length=2048), 72 * GIB, config)
+    assert short.keep_dequantized and short.fp8_frozen and "in FP8" in short.reason
+    assert not fit_recipe(get_config("full"), 72 * GIB, config).fp8_frozen  # 8192: nothing kept, bf16
+    off = fit_recipe(get_config("full", max_seq_length=2048, fp8_frozen=False), 72 * GIB, config)
+    assert off.keep_dequantized and not off.fp8_frozen and "FP8" not in off.reason
+    monkeypatch.setattr(recipe, "gpu_has_fp8", lambda: False)  # an A100: kept in 16 bits
+    older = fit_recipe(get_config("full", max_seq_length=2048), 72 * GIB, config)
+    assert older.keep_dequantized and not older.fp8_frozen
+    assert not get_config("tiny").fp8_frozen and get_config("full").fp8_frozen
