@@ -180,6 +180,8 @@ FP8_MAX = 448.0
 #: (``torch._scaled_mm``'s ``use_fast_accum``): "none", "forward" or "both" (forward and dX).
 #: Read at each trace; the environment variable QWEN3LAB_FP8_FAST_ACCUM sets it (benchmarks).
 FP8_FAST_ACCUM = os.environ.get("QWEN3LAB_FP8_FAST_ACCUM", "forward")
+if FP8_FAST_ACCUM not in ("none", "forward", "both"):
+    raise ValueError(f"QWEN3LAB_FP8_FAST_ACCUM={FP8_FAST_ACCUM!r}: use none, forward (the default) or both")
 
 
 def rowwise_fp8(t: Tensor) -> tuple[Tensor, Tensor]:
