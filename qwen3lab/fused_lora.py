@@ -85,7 +85,7 @@ def _operator(schema: str, fake):
     return define
 
 
-def _fake_linear(x, w, a, b, *_):
+def _fake_linear(x, w, a, b):
     return x.new_empty((*x.shape[:-1], w.shape[0])), x.new_empty((*x.shape[:-1], a.shape[0]))
 
 
@@ -187,7 +187,7 @@ if FP8_FAST_ACCUM not in ("none", "forward", "both"):
 def rowwise_fp8(t: Tensor) -> tuple[Tensor, Tensor]:
     """``t`` ``[rows, k]`` as e4m3 and its float32 scales ``[rows, 1]``, so ``q * scale`` ≈ ``t``:
     each row's largest magnitude maps to 448. A row of zeros stays zeros. Plain tensor ops, so that
-    torch.compile fuses them into whatever produced ``t`` (one pass that reads it once)."""
+    torch.compile fuses them into the kernel that produced ``t`` (an RMSNorm, the SwiGLU, ...)."""
     amax = t.abs().amax(dim=-1, keepdim=True).float()
     scale = amax.clamp(min=1e-12) / FP8_MAX
     return (t.float() / scale).clamp(-FP8_MAX, FP8_MAX).to(FP8), scale
@@ -201,7 +201,7 @@ def qlora_linear_fp8(x: Tensor, xq: Tensor, xs: Tensor, wq: Tensor, ws: Tensor, 
     """``qlora_linear`` with the frozen product in FP8: ``x``'s rows ``xq`` ``[rows, in]`` (scales
     ``xs`` ``[rows, 1]``) times the frozen weight ``wq`` ``[out, in]`` (scales ``ws`` ``[1, out]``),
     accumulated in float32 (or the faster accumulator with ``fast_accum``) and written in ``x``'s
-    dtype; the LoRA term stays in 16 bits and is added in its product's epilogue."""
+    dtype; the LoRA term stays in 16 bits, its rank-r product adding itself to that output in place."""
     x2 = x.reshape(-1, x.shape[-1])
     xa = x2 @ a.t()
     out = torch._scaled_mm(xq, wq.t(), scale_a=xs, scale_b=ws, out_dtype=x.dtype, use_fast_accum=fast_accum)
