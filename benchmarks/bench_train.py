@@ -420,8 +420,6 @@ def worker(name: str, args) -> None:
         "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
         "recipe_choice": getattr(trainer, "qwen3lab_recipe", None),
         "fused_lora_layers": fused_lora.installed(model),
-        "kept_dequantized": bool(getattr(trainer, "qwen3lab_recipe", {}).get("keep_dequantized")),
-        "fp8_frozen": bool(getattr(trainer, "qwen3lab_recipe", {}).get("fp8_frozen")),
     }
     print("RESULT " + json.dumps(result), flush=True)
 

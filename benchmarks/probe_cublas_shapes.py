@@ -26,9 +26,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from qwen3lab import fused_lora  # noqa: E402,F401  (registers torch.ops.qwen3lab)
+from qwen3lab.tiny import QWEN3_8B  # noqa: E402
+from qwen3lab.train import projection_shapes  # noqa: E402
 
-#: (in_features, out_features) of Qwen3-8B's projections, by the shapes they share
-SHAPES = {"q/o": (4096, 4096), "k/v": (4096, 1024), "gate/up": (4096, 12288), "down": (12288, 4096)}
+
+def shared_shapes(model_config) -> dict[str, tuple[int, int]]:
+    """(in_features, out_features) of the projections, one entry per shape: {"q/o": (4096, 4096), ...}."""
+    names: dict[tuple[int, int], list[str]] = {}
+    for name, shape in projection_shapes(model_config).items():
+        names.setdefault(shape, []).append(name.removesuffix("_proj"))
+    return {"/".join(group): shape for shape, group in names.items()}
+
+
+#: Qwen3-8B's projection shapes (q/o, k/v, gate/up, down); LoRA rank of the benchmarks
+SHAPES = shared_shapes(QWEN3_8B)
 RANK = 32
 
 

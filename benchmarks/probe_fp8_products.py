@@ -22,10 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from probe_cublas_shapes import RANK, SHAPES  # noqa: E402  (Qwen3-8B's projection shapes)
 from qwen3lab import fused_lora  # noqa: E402
-
-SHAPES = {"q/o": (4096, 4096), "k/v": (4096, 1024), "gate/up": (4096, 12288), "down": (12288, 4096)}
-RANK = 32
 
 
 def gpu_ms(fn, reps: int) -> float:
@@ -83,8 +81,9 @@ def main() -> None:
         (y16, dx16), (y8, dx8) = bf16(), fp8()
         err = [float((p.float() - q.float()).norm() / q.float().norm()) for p, q in ((y8, y16), (dx8, dx16))]
         flops = 4 * args.tokens * k * n
-        total[0] += t16 * (2 if name != "down" else 1)
-        total[1] += t8 * (2 if name != "down" else 1)
+        projections = len(name.split("/"))  # of one decoder layer with this shape
+        total[0] += t16 * projections
+        total[1] += t8 * projections
         print(f"{name:<9}{t16:>9.3f}{t8:>9.3f}{ts:>15.3f}{flops / t16 / 1e9:>11.0f}{flops / t8 / 1e9:>10.0f}"
               f"{err[0]:>12.4f}{err[1]:>13.4f}")
     print(f"one decoder layer's seven projections: bf16 {total[0]:.2f} ms, fp8 {total[1]:.2f} ms "

@@ -94,8 +94,7 @@ def _fake_backward(x, w, a, b):
     return dx, a.new_empty(a.shape), b.new_empty(b.shape)
 
 
-@_operator("qlora_linear(Tensor x, Tensor w, Tensor a, Tensor b) -> (Tensor, Tensor)",
-           lambda x, w, a, b: _fake_linear(x, w, a, b))
+@_operator("qlora_linear(Tensor x, Tensor w, Tensor a, Tensor b) -> (Tensor, Tensor)", _fake_linear)
 def qlora_linear(x: Tensor, w: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """``(x·w^T + (x·a^T)·b^T, x·a^T)`` with the sum in the frozen product's epilogue, for the
     dequantized frozen weight ``w`` ``[out, in]``, LoRA's ``a`` ``[r, in]`` and ``b`` ``[out, r]``

@@ -131,10 +131,12 @@ def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe
 
 
 def gpu_has_fp8() -> bool:
-    """Whether GPU 0 has FP8 tensor cores (CUDA compute capability 8.9 or newer: Ada, Hopper, Blackwell)."""
+    """Whether GPU 0 has FP8 tensor cores (``fused_lora.fp8_supported``: compute capability 8.9 or newer)."""
     import torch
 
-    return torch.cuda.is_available() and torch.cuda.get_device_capability(0) >= (8, 9)
+    from .fused_lora import fp8_supported
+
+    return torch.cuda.is_available() and fp8_supported("cuda:0")
 
 
 def apply_recipe(cfg: Config, recipe: Recipe) -> Config:

@@ -4,6 +4,8 @@ or without a GPU, and hands Unsloth the token budget."""
 
 import os
 
+import pytest
+
 from qwen3lab.config import get_config
 from qwen3lab.recipe import (ACTIVATION_BYTES, GIB, TOKEN_BUDGET_ENV, apply_recipe, dequantized_bytes, fit_recipe,
                              free_gpu_bytes)
@@ -145,3 +147,16 @@ def test_fp8_only_where_the_weights_are_kept_and_the_gpu_has_fp8(monkeypatch):
     older = fit_recipe(get_config("full", max_seq_length=2048), 72 * GIB, config)
     assert older.keep_dequantized and not older.fp8_frozen
     assert not get_config("tiny").fp8_frozen and get_config("full").fp8_frozen
+
+
+@pytest.mark.parametrize("capability,has", [((9, 0), True), ((8, 9), True), ((8, 0), False)])
+def test_gpu_has_fp8_from_its_compute_capability(monkeypatch, capability, has):
+    import torch
+
+    from qwen3lab import recipe
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    assert recipe.gpu_has_fp8() is has  # H100, L4/RTX 4090 and A100
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert recipe.gpu_has_fp8() is False
