@@ -13,15 +13,18 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 TEST_HOME := $(CURDIR)/artifacts-test
 
 export QWEN3LAB_PROFILE := $(PROFILE)
+ifdef CONFIG
+export QWEN3LAB_CONFIG := $(abspath $(CONFIG))
+endif
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UNSLOTH_AUTO_INSTALL := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup run test test-unit test-notebooks test-gpu lab refresh-outputs bench bench-data lock clean
+.PHONY: help setup run handout test test-unit test-notebooks test-gpu lab refresh-outputs bench bench-data lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
-	@echo "  PROFILE=tiny|full (default tiny); QWEN3LAB_HOME moves the artifacts root (default ./artifacts)"
+	@echo "  PROFILE=tiny|full (default tiny); CONFIG=my.toml overrides config fields; QWEN3LAB_HOME moves the artifacts root"
 
 setup: $(STAMP) ## create .venv and install everything (done once; later calls are instant)
 
@@ -36,25 +39,28 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (qwen3lab)" >/dev/null
 	@touch $@
 
-run: $(STAMP) ## execute every notebook in order (PROFILE=tiny|full); copies go to <artifacts>/notebooks
+run: $(STAMP) ## execute every notebook in order (PROFILE=tiny|full, CONFIG=my.toml); copies go to <artifacts>/notebooks
 	$(PY) tools/run_notebooks.py $(NOTEBOOKS)
+
+handout: $(STAMP) ## execute the series and write it with every output as notebooks + HTML to <artifacts>/handout
+	$(PY) tools/run_notebooks.py --handout $(NOTEBOOKS)
 
 test: $(STAMP) ## unit tests + every notebook under nbval, tiny profile, CPU
 	rm -rf $(TEST_HOME)
-	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests
-	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
+	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests
+	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
 
 test-unit: $(STAMP) ## unit and pipeline tests only
-	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests
+	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests
 
 test-notebooks: $(STAMP) ## notebooks under nbval only
-	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
+	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
 
 test-gpu: ## every notebook under nbval on a CUDA machine with Unsloth (see docs/gpu.md)
 	bash tools/test_gpu.sh
 
 refresh-outputs: $(STAMP) ## re-execute the notebooks and keep only the outputs of checked cells
-	QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) tools/run_notebooks.py --refresh $(NOTEBOOKS)
+	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) tools/run_notebooks.py --refresh $(NOTEBOOKS)
 
 lab: $(STAMP) ## JupyterLab with the project's kernel
 	$(VENV)/bin/jupyter lab notebooks

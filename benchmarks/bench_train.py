@@ -1,6 +1,6 @@
-"""GPU training benchmark: three QLoRA recipes on a Qwen3-8B-shaped model, side by side.
+"""GPU training benchmark: QLoRA recipes on a Qwen3-8B-shaped model, side by side.
 
-    python benchmarks/bench_train.py                       # all recipes, max_seq_length 8192
+    python benchmarks/bench_train.py                       # recipes a, b, c at max_seq_length 8192
     python benchmarks/bench_train.py --max-seq-length 2048 --recipes c
     python benchmarks/bench_train.py --memory-cap-gib 24 --recipes b,c
     python benchmarks/bench_train.py --max-seq-length 2048 --recipes c --profile c   # GPU busy share
@@ -8,11 +8,12 @@
     python benchmarks/bench_train.py --recipes c --steps 12 --logs logs --torch-logs recompiles,recompiles_verbose
 
 Recipes (each in its own process, so Unsloth's patches never leak into the others):
-  a         transformers + PEFT + bitsandbytes, micro-batch 2 x 4, gradient checkpointing, padded rows
+  a         the peer: plain transformers + PEFT + bitsandbytes + TRL (no Unsloth, no qwen3lab in its
+            process), micro-batch 2 x 4, gradient checkpointing, padded rows
   b         the source tutorial's Unsloth recipe as written: FastLanguageModel, 2 x 4, Unsloth
             checkpointing, padded rows (if it fails, it is retried as b-nc and both are reported)
-  c         qwen3lab's default GPU recipe (the full profile): FastModel, and the micro-batch, token
-            budget and checkpointing qwen3lab/recipe.py fits to the free memory; the same rows per step
+  c         qwen3lab's default GPU recipe (the full profile): FastModel, and qwen3lab.fast.apply
+            fitting micro-batch, token budget and checkpointing to the free memory; the same rows per step
   c-flm     c's fitted recipe through FastLanguageModel (qwen3lab's default before FastModel)
   b-fm      b's batches through FastModel
   b-nc      b with Unsloth's per-block torch.compile off (UNSLOTH_BLOCK_COMPILE=0)
@@ -29,11 +30,20 @@ Recipes (each in its own process, so Unsloth's patches never leak into the other
   c-fp8-exact, c-fp8-fast  c (FP8 frozen products) with fast FP8 accumulation in no product, or in
             the dX products too (default: the forward products only)
 
+Every Unsloth recipe makes notebook 05's calls: ``FastLanguageModel``/``FastModel.from_pretrained``,
+``get_peft_model``, ``SFTConfig`` with the source's argument names (values from the full profile
+and the recipe), ``qwen3lab.fast.apply``, ``SFTTrainer`` with its callbacks, and Unsloth's
+``train_on_responses_only``. The peer (a) is self-contained here, since the package no longer has a
+transformers + PEFT path: bitsandbytes' NF4, PEFT's ``prepare_model_for_kbit_training`` and
+``get_peft_model``, TRL's ``SFTTrainer`` on rows tokenized and masked to the assistant's tokens here.
+
 The model has Qwen3-8B's exact shape (hidden 4096, intermediate 12288, 36 layers, 32/8 heads,
 head_dim 128, vocabulary 151,936, untied) and random weights, so nothing is downloaded; it is
 written once in bf16 to --model-dir and quantized to NF4 on load. The data are the full-size
-synthetic sets of qwen3lab/data/synth.py (real schemas, realistic lengths) mixed 25/75 and
-rendered and masked exactly as in the notebooks. Prints a table and writes JSON (--out).
+synthetic sets of tools/synth.py (real schemas, realistic lengths), rendered with Qwen3's chat
+template as the source renders them and mixed as notebook 04 mixes them (75% chat, the corrected
+formula). Model and data are built by a separate process, so that this one holds no GPU memory
+while the recipes run. Prints a table and writes JSON (--out).
 """
 
 from __future__ import annotations
@@ -50,20 +60,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-#: --torch-logs for the workers (not TORCH_LOGS, which importing Unsloth removes)
-TORCH_LOGS_ENV = "QWEN3LAB_BENCH_TORCH_LOGS"
+#: --torch-logs for the workers (not TORCH_LOGS, which importing Unsloth removes; not QWEN3LAB_*,
+#: which qwen3lab's config reads as config fields)
+TORCH_LOGS_ENV = "BENCH_TRAIN_TORCH_LOGS"
 #: H100 bf16 dense matrix throughput measured on the GPU machine (see docs/benchmarks.md).
 PEAK_FLOPS = 790e12
 #: The config fields of the source recipe (b) and of qwen3lab's default (c, the full profile's own
 #: loader); the other recipes change one thing of one of them.
-_SOURCE = {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": False,
-           "auto_recipe": False, "unsloth_loader": "FastLanguageModel", "fused_lora": False}
-_DEFAULT = {"backend": "unsloth", "use_gradient_checkpointing": "unsloth", "padding_free": None, "auto_recipe": True}
+_SOURCE = {"use_gradient_checkpointing": "unsloth", "padding_free": False, "auto_recipe": False,
+           "unsloth_loader": "FastLanguageModel", "fused_lora": False}
+_DEFAULT = {"use_gradient_checkpointing": "unsloth", "padding_free": None, "auto_recipe": True}
 #: Each recipe: "cfg", the config overrides on the full profile; "env", the worker's extra
-#: environment; "dynamic_first", every torch.compile shape dynamic from the first compile.
+#: environment; "dynamic_first", every torch.compile shape dynamic from the first compile;
+#: "peer", the plain transformers + PEFT worker instead of notebook 05's calls.
 RECIPES = {
-    "a": {"cfg": {"backend": "transformers", "use_gradient_checkpointing": True, "padding_free": False,
-                  "auto_recipe": False, "fused_lora": False},
+    "a": {"cfg": {"use_gradient_checkpointing": True, "padding_free": False, "auto_recipe": False,
+                  "fused_lora": False}, "peer": True,
           "what": "transformers + PEFT + bitsandbytes, 2 x 4, checkpointing, padded"},
     "b": {"cfg": _SOURCE,
           "what": "Unsloth, source recipe as written: FastLanguageModel, 2 x 4, Unsloth checkpointing, padded"},
@@ -118,21 +130,23 @@ RECIPES = {
 }
 
 
-def flops_per_token(seq_len: float, r: int = 32) -> float:
-    """4 x frozen + 6 x LoRA parameters + attention, per trained token (Qwen3-8B shape, LoRA on
-    all seven projections; shapes from qwen3lab.train, as notebook 05 counts them)."""
-    from qwen3lab.tiny import QWEN3_8B
-    from qwen3lab.train import expected_lora_parameters, projection_shapes
-
-    shapes = projection_shapes(QWEN3_8B)
-    layers, width = QWEN3_8B["num_hidden_layers"], QWEN3_8B["num_attention_heads"] * QWEN3_8B["head_dim"]
-    frozen = layers * sum(i * o for i, o in shapes.values()) + QWEN3_8B["vocab_size"] * QWEN3_8B["hidden_size"]
-    lora = expected_lora_parameters(QWEN3_8B, r, list(shapes))
-    attention = 6 * layers * width * seq_len  # causal: half of 12 * layers * d * seq
+def flops_per_token(seq_len: float, config: dict, r: int = 32) -> float:
+    """4 x frozen + 6 x LoRA parameters + attention, per trained token, for a Qwen3 ``config`` (the
+    model folder's config.json) with LoRA on all seven projections. Computed here from the config's
+    sizes, since the peer's process must not import qwen3lab (which imports Unsloth);
+    tests/test_bench_counts.py checks it against ``qwen3lab.model``'s counts."""
+    hidden, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    head_dim = config.get("head_dim") or hidden // config["num_attention_heads"]
+    q_width, kv_width = config["num_attention_heads"] * head_dim, config["num_key_value_heads"] * head_dim
+    shapes = [(hidden, q_width), (hidden, kv_width), (hidden, kv_width), (q_width, hidden),
+              (hidden, inner), (hidden, inner), (inner, hidden)]  # q, k, v, o, gate, up, down
+    frozen = layers * sum(i * o for i, o in shapes) + config["vocab_size"] * hidden
+    lora = layers * sum(r * (i + o) for i, o in shapes)
+    attention = 6 * layers * q_width * seq_len  # causal: half of 12 * layers * d * seq
     return 4 * frozen + 6 * lora + attention
 
 
-# -- the parent: model, data, one process per recipe ---------------------------------------------
+# -- model and data: built once, in a process of their own (``--build``) -------------------------
 
 
 def build_model(model_dir: Path) -> None:
@@ -153,31 +167,68 @@ def build_model(model_dir: Path) -> None:
     model.save_pretrained(model_dir)
     load_qwen3_tokenizer().save_pretrained(model_dir)
     print(f"built the Qwen3-8B-shaped model in {time.perf_counter() - start:.0f} s -> {model_dir}", flush=True)
-    del model
-    torch.cuda.empty_cache()
+
+
+#: ShareGPT's roles (FineTome's ``from``) as the chat template's (what ``standardize_sharegpt`` does).
+SHAREGPT_ROLES = {"human": "user", "gpt": "assistant", "system": "system"}
+CHAT_PERCENTAGE = 0.75  # the source tutorial's chat share of the mix
+
+
+def mixed_texts(reasoning: list[dict], chat: list[dict], tokenizer, seed: int = 3407) -> list[str]:
+    """Notebooks 03-04's data as the source makes it: each reasoning row as a user/assistant
+    conversation, each chat row's ShareGPT turns as role/content, both rendered with
+    ``tokenizer.apply_chat_template(..., tokenize=False)``, then ``CHAT_PERCENTAGE`` chat rows in
+    the mix by the corrected formula (chat = reasoning x p / (1 - p): 75% chat, not the source's
+    ~20%), sampled, concatenated and shuffled as notebook 04 does."""
+    import pandas as pd
+    from datasets import Dataset
+
+    reasoning_conversations = tokenizer.apply_chat_template(
+        [[{"role": "user", "content": row["problem"]}, {"role": "assistant", "content": row["generated_solution"]}]
+         for row in reasoning], tokenize=False)
+    chat_conversations = tokenizer.apply_chat_template(
+        [[{"role": SHAREGPT_ROLES[turn["from"]], "content": turn["value"]} for turn in row["conversations"]]
+         for row in chat], tokenize=False)
+    n_chat = round(len(reasoning_conversations) * CHAT_PERCENTAGE / (1 - CHAT_PERCENTAGE))
+    if n_chat > len(chat_conversations):
+        raise ValueError(f"{n_chat} chat rows needed for a {CHAT_PERCENTAGE:.0%} mix, {len(chat_conversations)} given")
+    chat_subset = pd.Series(chat_conversations).sample(n_chat, random_state=2407)
+    data = pd.concat([pd.Series(reasoning_conversations), pd.Series(chat_subset)])
+    data.name = "text"
+    return list(Dataset.from_pandas(pd.DataFrame(data)).shuffle(seed=seed)["text"])
 
 
 def build_data(data_dir: Path, rows: int, seed: int) -> None:
     if (data_dir / "dataset_info.json").is_file():
         return
-    import qwen3lab as q
     from datasets import Dataset
 
-    from qwen3lab.data import synth
+    from qwen3lab.tiny import load_qwen3_tokenizer
 
-    tokenizer = q.load_qwen3_tokenizer()
-    # a slice of the full-size generator's output, with the real sets' length mix; 25% reasoning
-    reasoning = Dataset.from_list(synth.synth_reasoning(max(rows, 500), seed=seed))
-    chat = Dataset.from_list(synth.synth_chat(3 * max(rows, 500), seed=seed))
-    reasoning = q.to_text(q.reasoning_to_conversations(reasoning), tokenizer, enable_thinking=True)
-    chat = q.to_text(q.standardize_sharegpt(chat), tokenizer, enable_thinking=False)
-    mixed = q.mix_datasets(reasoning, chat, chat_fraction=0.75, seed=seed)
-    mixed.select(range(rows)).select_columns(["text"]).save_to_disk(str(data_dir))
+    sys.path.insert(0, str(ROOT / "tools"))
+    from synth import synth_chat, synth_reasoning  # tools/synth.py
+
+    n = max(rows, 500)  # a slice of the full-size generator's output, with the real sets' length mix
+    texts = mixed_texts(synth_reasoning(n, seed=seed), synth_chat(3 * n, seed=seed), load_qwen3_tokenizer(), seed)
+    Dataset.from_dict({"text": texts[:rows]}).save_to_disk(str(data_dir))
+
+
+def run_build(args, rows: int) -> None:
+    """Build the model and the data in a child process: the CUDA context and the imports it needs
+    (qwen3lab, so Unsloth) end with it, and every recipe finds the whole card free."""
+    cmd = [sys.executable, __file__, "--build", "--model-dir", str(args.model_dir), "--data-dir", str(args.data_dir),
+           "--rows", str(rows)]
+    proc = subprocess.run(cmd, env={**os.environ, "PYTHONUNBUFFERED": "1"}, capture_output=True, text=True)
+    print("\n".join(line for line in proc.stdout.splitlines() if line.startswith("built")), flush=True)
+    if proc.returncode:
+        raise SystemExit(f"building the model or the data failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+
+
+# -- the parent: one process per recipe ---------------------------------------------------------
 
 
 def run_recipe(name: str, args) -> dict:
-    env = {**os.environ, "QWEN3LAB_BACKEND": RECIPES[name]["cfg"]["backend"], "PYTHONUNBUFFERED": "1",
-           **RECIPES[name].get("env", {})}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **RECIPES[name].get("env", {})}
     env.pop("UNSLOTH_TOKEN_BUDGET", None)
     if args.torch_logs:  # e.g. "recompiles": which guard failed when a step recompiled (see --logs)
         env[TORCH_LOGS_ENV] = args.torch_logs
@@ -194,8 +245,8 @@ def run_recipe(name: str, args) -> dict:
         log = args.logs / f"{name}-{args.max_seq_length}-cap{args.memory_cap_gib:g}.log"
         log.write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
     for line in proc.stdout.splitlines():
-        if line.startswith("PROFILE "):
-            print(f"  {name}: {line[len('PROFILE '):]}", flush=True)
+        if line.startswith(("PROFILE ", "FAST ")):
+            print(f"  {name}: {line.split(' ', 1)[1]}", flush=True)
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("RESULT "):
             return json.loads(line[len("RESULT "):])
@@ -333,38 +384,158 @@ def _gpu_busy_profiler():
     return GpuBusyProfiler
 
 
-def worker(name: str, args) -> None:
+#: Where a user turn and an assistant turn start in Qwen3's template (the source tutorial's strings).
+INSTRUCTION_PART, RESPONSE_PART = "<|im_start|>user\n", "<|im_start|>assistant\n"
+
+
+def full_profile(args, overrides: dict):
+    """The full profile with the benchmark's run settings and a recipe's ``overrides``: qwen3lab's
+    ``PROFILES["full"]``, not ``get_config``, so that no QWEN3LAB_* variable or config file of the
+    machine changes a recipe. config.py imports nothing of the package, so the peer loads it by
+    path, without ``import qwen3lab`` (which imports Unsloth)."""
+    if "qwen3lab" in sys.modules:
+        from qwen3lab.config import PROFILES
+    else:
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("qwen3lab_config", ROOT / "qwen3lab" / "config.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up
+        spec.loader.exec_module(module)
+        PROFILES = module.PROFILES
+    return PROFILES["full"].replace(
+        model_name=str(args.model_dir), max_seq_length=args.max_seq_length,
+        # one step more than timed, in every recipe: the profiled one where a recipe is profiled,
+        # and the same learning-rate schedule (which max_steps sets) for all
+        max_steps=args.steps + 1, warmup_steps=1, report_to="none", save_steps=10**6, logging_steps=1,
+        dataset_num_proc=8, **overrides)
+
+
+def sft_config(cfg, **extra):
+    """TRL's ``SFTConfig`` with the source's arguments, values from ``cfg`` (as notebook 05 writes it)."""
+    from trl import SFTConfig
+
+    optional = {name: getattr(cfg, name) for name in ("padding_free", "pad_to_multiple_of")
+                if getattr(cfg, name) is not None}
+    return SFTConfig(dataset_text_field="text", per_device_train_batch_size=cfg.per_device_train_batch_size,
+                     gradient_accumulation_steps=cfg.gradient_accumulation_steps, warmup_steps=cfg.warmup_steps,
+                     max_steps=cfg.max_steps, learning_rate=cfg.learning_rate, logging_steps=cfg.logging_steps,
+                     optim=cfg.optim, weight_decay=cfg.weight_decay, lr_scheduler_type=cfg.lr_scheduler_type,
+                     seed=cfg.seed, report_to=cfg.report_to, output_dir="/tmp/qwen3lab-bench-run",
+                     max_length=cfg.max_seq_length, save_steps=cfg.save_steps, dataset_num_proc=cfg.dataset_num_proc,
+                     **optional, **extra)
+
+
+def unsloth_trainer(name: str, args):
+    """Notebook 05's calls for a recipe: (trainer, model, what the result records of them)."""
     import torch
 
-    import qwen3lab as q
+    import qwen3lab  # noqa: F401  (first: imports Unsloth before transformers, TRL and PEFT)
+    import unsloth
     from datasets import load_from_disk
-    from transformers import TrainerCallback
+    from trl import SFTTrainer
+    from unsloth.chat_templates import train_on_responses_only
 
-    from qwen3lab import fused_lora
-    from qwen3lab.recipe import cap_gpu_memory
-
-    GpuBusyProfiler = _gpu_busy_profiler()
+    from qwen3lab import fast
+    from qwen3lab.fast import fused_lora
 
     if args.memory_cap_gib:
-        cap_gpu_memory(args.memory_cap_gib)
+        fast.cap_gpu_memory(args.memory_cap_gib)
     spec = RECIPES[name]
-    cfg = q.get_config("full", model_name=str(args.model_dir), max_seq_length=args.max_seq_length,
-                       # one step more than timed, in every recipe: the profiled one where a recipe is
-                       # profiled, and the same learning-rate schedule (which max_steps sets) for all
-                       max_steps=args.steps + 1, warmup_steps=1, report_to="none", save_steps=10**6,
-                       logging_steps=1, dataset_num_proc=8, **spec["cfg"])
+    cfg = full_profile(args, spec["cfg"])
     if spec.get("dynamic_first"):
         torch._dynamo.config.assume_static_by_default = False
-    model, tokenizer = q.load_model(cfg)
+    loader = getattr(unsloth, cfg.unsloth_loader)
+    model, tokenizer = loader.from_pretrained(model_name=cfg.model_name, max_seq_length=cfg.max_seq_length,
+                                              dtype=None, load_in_4bit=cfg.load_in_4bit)
     if os.environ.get(TORCH_LOGS_ENV):
         # set after loading: importing Unsloth silences torch's logs and drops TORCH_LOGS
         torch._logging.set_logs(**{artifact: True for artifact in os.environ[TORCH_LOGS_ENV].split(",")})
-    model = q.add_lora(model, cfg)
-    trainer = q.make_trainer(model, tokenizer, load_from_disk(str(args.data_dir)), cfg)
+    model = loader.get_peft_model(model, r=cfg.r, target_modules=list(cfg.target_modules), lora_alpha=cfg.lora_alpha,
+                                  lora_dropout=cfg.lora_dropout, bias=cfg.bias,
+                                  use_gradient_checkpointing=cfg.use_gradient_checkpointing,
+                                  random_state=cfg.random_state, use_rslora=cfg.use_rslora, loftq_config=None)
+    speedup = fast.apply(model, sft_config(cfg), cfg)
+    for setting, row in speedup.table.to_dict("index").items():  # the table notebook 05 shows
+        print(f"FAST {setting}: {row['source']!r} -> {row['fitted']!r} ({row['why']})", flush=True)
+    trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=load_from_disk(str(args.data_dir)),
+                         args=speedup.args, callbacks=speedup.callbacks)
+    trainer = train_on_responses_only(trainer, instruction_part=INSTRUCTION_PART, response_part=RESPONSE_PART)
+    return trainer, model, {"backend": "unsloth", "unsloth_loader": cfg.unsloth_loader,
+                            "recipe_choice": speedup.recipe.to_dict(), "fused_lora_layers": fused_lora.installed(model)}
 
+
+def response_only_labels(input_ids: list[int], response_ids: list[int], end_id: int) -> list[int]:
+    """Labels that keep only the assistant's turns: -100 everywhere else (the peer's masking).
+
+    A turn starts after each occurrence of ``response_ids`` (the tokens of
+    ``"<|im_start|>assistant\\n"``) and ends with ``end_id`` (``<|im_end|>``, kept so the model learns
+    to stop), or at the end of a truncated row: the spans Unsloth's ``train_on_responses_only``
+    keeps for the Qwen3 template.
+    """
+    labels = [-100] * len(input_ids)
+    width, i = len(response_ids), 0
+    while i + width <= len(input_ids):
+        if input_ids[i:i + width] != response_ids:
+            i += 1
+            continue
+        start = end = i + width
+        while end < len(input_ids) and input_ids[end] != end_id:
+            end += 1
+        end = min(end + 1, len(input_ids))  # include the end token when it is there
+        labels[start:end] = input_ids[start:end]
+        i = end
+    return labels
+
+
+def peer_trainer(name: str, args):
+    """Recipe (a): transformers + bitsandbytes + PEFT + TRL, no Unsloth and no qwen3lab imported.
+
+    NF4 with double quantization and bf16 compute, PEFT's ``prepare_model_for_kbit_training`` with
+    gradient checkpointing (non-reentrant), LoRA on the seven projections, TRL's ``SFTTrainer`` on
+    rows tokenized here with labels masked to the assistant's tokens (TRL keeps a ``labels``
+    column as it is and cuts both columns at ``max_length``).
+    """
+    import torch
+    from datasets import Dataset, load_from_disk
+    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, AutoTokenizer, BitsAndBytesConfig
+    from trl import SFTTrainer
+
+    if args.memory_cap_gib:
+        total = torch.cuda.get_device_properties(0).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, args.memory_cap_gib * 2**30 / total))
+    cfg = full_profile(args, RECIPES[name]["cfg"])
+    quantization = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                                      bnb_4bit_compute_dtype=torch.bfloat16)
+    model = AutoModelForCausalLM.from_pretrained(cfg.model_name, quantization_config=quantization, dtype=torch.bfloat16,
+                                                 device_map={"": 0})
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+    torch.manual_seed(cfg.random_state)
+    model = get_peft_model(model, LoraConfig(r=cfg.r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                             bias=cfg.bias, target_modules=list(cfg.target_modules),
+                                             task_type="CAUSAL_LM"))
+    tokenizer = AutoTokenizer.from_pretrained(cfg.model_name)
+    response_ids = tokenizer(RESPONSE_PART, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(list(load_from_disk(str(args.data_dir))["text"]), add_special_tokens=False)["input_ids"]
+    dataset = Dataset.from_dict({"input_ids": ids, "labels": [response_only_labels(row, response_ids,
+                                                                                   tokenizer.eos_token_id)
+                                                              for row in ids]})
+    sft = sft_config(cfg, bf16=True, gradient_checkpointing=True,
+                     gradient_checkpointing_kwargs={"use_reentrant": False})
+    trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=dataset, args=sft)
+    return trainer, model, {"backend": "transformers+peft", "unsloth_loader": None}
+
+
+def worker(name: str, args) -> None:
+    trainer, model, about = (peer_trainer if RECIPES[name].get("peer") else unsloth_trainer)(name, args)
+    import torch
+    from transformers import TrainerCallback
+
+    GpuBusyProfiler = _gpu_busy_profiler()
     # Count what reaches the model by wrapping training_step (a collator wrapper saw nothing under
-    # Unsloth). Unsloth's token budget wraps training_step too; whichever wrapper is outside, the
-    # tokens of a step are counted once (whole, or as the sum of its passes).
+    # Unsloth). Unsloth's token budget wraps training_step too, when the trainer is built; this
+    # wrapper is outside it, so the tokens of a step are counted once, whole.
     counts = {"tokens": 0, "trained": 0, "rows": 0, "padded": 0, "longest": 0}
     inner_step = trainer.training_step
 
@@ -402,9 +573,10 @@ def worker(name: str, args) -> None:
     trained = sum(s["trained"] for s in measured)
     padded = sum(s["padded"] for s in measured)
     mean_len = tokens / max(1, sum(s["rows"] for s in measured))
-    flops = flops_per_token(mean_len) * tokens / total_s
+    config = json.loads((args.model_dir / "config.json").read_text())
+    flops = flops_per_token(mean_len, config) * tokens / total_s
     result = {
-        "recipe": name, "what": spec["what"], "backend": q.BACKEND, "unsloth_loader": cfg.unsloth_loader,
+        "recipe": name, "what": RECIPES[name]["what"], **about,
         "longest_row": max(s["longest"] for s in steps),
         "device": torch.cuda.get_device_name(0), "max_seq_length": args.max_seq_length,
         "memory_cap_gib": args.memory_cap_gib, "steps": len(steps),
@@ -414,12 +586,11 @@ def worker(name: str, args) -> None:
         "padding_share": padded / max(1, padded + tokens), "mean_row_tokens": mean_len,
         "per_step": [{k: round(v, 4) if isinstance(v, float) else v for k, v in s.items()} for s in steps],
         "env": {k: v for k, v in os.environ.items() if k.startswith("UNSLOTH_") and k != "UNSLOTH_AUTO_INSTALL"},
+        "bf16": bool(trainer.args.bf16), "gradient_checkpointing": bool(trainer.args.gradient_checkpointing),
         "peak_reserved_gib": torch.cuda.max_memory_reserved() / 2**30,
         "peak_allocated_gib": torch.cuda.max_memory_allocated() / 2**30,
         "mfu": flops / PEAK_FLOPS,
         "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
-        "recipe_choice": getattr(trainer, "qwen3lab_recipe", None),
-        "fused_lora_layers": fused_lora.installed(model),
     }
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -439,7 +610,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="steps left out of the timing")
     parser.add_argument("--memory-cap-gib", type=float, default=0.0)
     parser.add_argument("--model-dir", type=Path, default=Path("/tmp/qwen3-8b-shape"))
-    parser.add_argument("--data-dir", type=Path, help="default /tmp/qwen3lab-bench-data-<rows> (16 rows a step)")
+    parser.add_argument("--data-dir", type=Path, help="default /tmp/qwen3lab-bench-mix-<rows> (16 rows a step)")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--logs", type=Path, help="write each worker's full output to this folder")
     parser.add_argument("--torch-logs", default="", help="torch log artifacts for the workers, e.g. recompiles,graph_breaks")
@@ -448,10 +619,16 @@ def main() -> None:
     parser.add_argument("--trace-dir", type=Path,
                         help="with --profile: write each profiled step's Chrome trace here (trace_summary.py reads it)")
     parser.add_argument("--worker", choices=sorted(RECIPES))
+    parser.add_argument("--build", action="store_true", help=argparse.SUPPRESS)  # the child that builds
+    parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--print", type=Path, help="print the table of a saved --out file and exit")
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args)
+        return
+    if args.build:
+        build_model(args.model_dir)
+        build_data(args.data_dir, rows=args.rows, seed=3407)
         return
     if args.print:
         saved = json.loads(args.print.read_text())
@@ -459,12 +636,10 @@ def main() -> None:
             setattr(args, key, type(getattr(args, key))(saved["args"][key]))
         print_table(saved["results"], args)
         return
-    os.environ.setdefault("QWEN3LAB_BACKEND", "transformers")  # the parent only builds; no Unsloth import
-    build_model(args.model_dir)
     rows = 8 * args.steps * 2
     # named by its size, so a set cached by a run with fewer steps is not reused
-    args.data_dir = args.data_dir or Path(f"/tmp/qwen3lab-bench-data-{rows}")
-    build_data(args.data_dir, rows=rows, seed=3407)
+    args.data_dir = args.data_dir or Path(f"/tmp/qwen3lab-bench-mix-{rows}")
+    run_build(args, rows)
     results = []
     for name in args.recipes.split(","):
         start = time.perf_counter()

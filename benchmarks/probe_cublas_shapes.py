@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from qwen3lab import fused_lora  # noqa: E402,F401  (registers torch.ops.qwen3lab)
+from qwen3lab.fast import fused_lora  # noqa: E402,F401  (registers torch.ops.qwen3lab)
 from qwen3lab.tiny import QWEN3_8B  # noqa: E402
-from qwen3lab.train import projection_shapes  # noqa: E402
+from qwen3lab.model import projection_shapes  # noqa: E402
 
 
 def shared_shapes(model_config) -> dict[str, tuple[int, int]]:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from probe_cublas_shapes import RANK, SHAPES  # noqa: E402  (Qwen3-8B's projection shapes)
-from qwen3lab import fused_lora  # noqa: E402
+from qwen3lab.fast import fused_lora  # noqa: E402
 
 
 def gpu_ms(fn, reps: int) -> float:

@@ -1,8 +1,9 @@
-"""Talking to the model through the Qwen3 chat template.
+"""Around the chat template and ``generate``: Qwen's sampling settings, tables of a tokenized
+batch, and taking a reply apart into thinking and answer.
 
-The template itself lives in the tokenizer (``chat_template.jinja``); these functions only call
-it, tokenize its output, generate, and take the reply apart again. ``tokenize=False`` first, so
-the exact string the model sees can be read and asserted.
+The calls themselves (``apply_chat_template``, ``tokenizer(..., return_tensors="pt")``,
+``model.generate``, ``batch_decode``, ``TextStreamer``) are written out in notebook 02's cells.
+``reply`` repeats them for the side-by-side tables of later notebooks.
 
 Introduced in 02_chat_templates.
 """
@@ -23,7 +24,6 @@ SAMPLING: dict[bool, dict[str, float | int]] = {
 }
 
 THINK_START, THINK_END = "<think>", "</think>"
-ROLES = ("system", "user", "assistant", "tool")
 
 # Qwen's control tokens all look like <|name|>; <think> and <tool_call> do not, and stay in the text.
 _CONTROL_TOKEN = re.compile(r"<\|[a-z_]+\|>")
@@ -33,43 +33,6 @@ TENSOR_MEANINGS = {
     "input_ids": "token ids, one row per conversation; padding is pad_token_id",
     "attention_mask": "1 = a real token the model attends to, 0 = padding to ignore",
 }
-
-
-def _check_messages(messages: list[dict[str, Any]]) -> None:
-    """Fail with the message's index and the fix, rather than deep inside Jinja."""
-    if not messages:
-        raise ValueError("messages is empty: give at least one {'role': 'user', 'content': ...}")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise ValueError(f"messages[{i}] = {message!r}: each message needs a 'role', one of {list(ROLES)}")
-        if not isinstance(message.get("content"), str):
-            raise ValueError(f"messages[{i}] ({message['role']}) needs 'content' as a string, "
-                             f"got {type(message.get('content')).__name__}")
-
-
-def render_chat(tokenizer, messages: list[dict[str, Any]], *, enable_thinking: bool,
-                add_generation_prompt: bool = True) -> str:
-    """The exact prompt string the model sees for ``messages``.
-
-    ``enable_thinking=False`` appends an empty ``<think>\\n\\n</think>\\n\\n`` after the assistant
-    header, so the model goes straight to the answer; ``True`` leaves the block for the model to
-    write. Introduced in 02_chat_templates.
-    """
-    _check_messages(messages)
-    return tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=add_generation_prompt, enable_thinking=enable_thinking,
-    )
-
-
-def encode_chats(tokenizer, conversations: list[list[dict[str, Any]]], *, enable_thinking: bool):
-    """Render each conversation and tokenize them together into padded ``pt`` tensors.
-
-    ``add_special_tokens=False`` because the template already wrote every special token (Qwen3
-    adds no BOS, but the habit keeps other tokenizers from adding one twice). Padding goes on the
-    tokenizer's ``padding_side`` (left after ``load_model``). Introduced in 02_chat_templates.
-    """
-    prompts = [render_chat(tokenizer, messages, enable_thinking=enable_thinking) for messages in conversations]
-    return tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
 
 
 def batch_table(batch) -> "pd.DataFrame":
@@ -95,30 +58,23 @@ def token_table(tokenizer, batch, row: int = 0) -> "pd.DataFrame":
                          "attention_mask": mask}).rename_axis("position")
 
 
-def chat(model, tokenizer, messages: list[dict[str, Any]], *, enable_thinking: bool = False,
-         max_new_tokens: int = 256, stream: bool = False, do_sample: bool = True, seed: int | None = 3407,
-         **generate_kwargs: Any) -> str:
-    """Generate one assistant reply to ``messages`` and return its text.
-
-    Samples with Qwen's recommended settings for the mode (``SAMPLING``) unless ``do_sample=False``
-    or overridden in ``generate_kwargs``; ``seed`` makes a sampled reply repeatable on the same
-    machine. ``stream=True`` also prints the tokens as they come (``TextStreamer``). Control tokens
-    such as ``<|im_end|>`` are removed; ``<think>``/``</think>`` are ordinary added tokens and stay,
-    for ``split_thinking``. Introduced in 02_chat_templates.
+def reply(model, tokenizer, messages: list[dict[str, Any]], *, enable_thinking: bool, max_new_tokens: int,
+          seed: int = 3407) -> str:
+    """One sampled reply to ``messages`` with Qwen's settings for the mode (``SAMPLING``) and a fixed
+    seed: notebook 02's template, tokenize, ``generate`` and decode, for the tables of later notebooks.
+    Control tokens such as ``<|im_end|>`` are dropped; ``<think>``/``</think>`` stay, for
+    ``split_thinking``. Introduced in 06_saving_and_chat.
     """
     import torch
-    from transformers import TextStreamer
 
-    inputs = encode_chats(tokenizer, [messages], enable_thinking=enable_thinking).to(model.device)
-    settings = {**(SAMPLING[enable_thinking] if do_sample else {}), **generate_kwargs}
-    if seed is not None:
-        torch.manual_seed(seed)
-    streamer = TextStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True) if stream else None
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                         enable_thinking=enable_thinking)
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+    torch.manual_seed(seed)
     with torch.no_grad():
-        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=do_sample, streamer=streamer,
-                             pad_token_id=tokenizer.pad_token_id, **settings)
-    new_tokens = out[0, inputs["input_ids"].shape[1]:]
-    return tokenizer.decode(new_tokens, skip_special_tokens=True)
+        out = model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=True,
+                             pad_token_id=tokenizer.pad_token_id, **SAMPLING[enable_thinking])
+    return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
 def _split_at(text: str, tag: str) -> tuple[str, str] | None:
@@ -163,5 +119,5 @@ def split_thinking(text: str) -> tuple[str, str]:
     return _join(thinking), _join(answer)
 
 
-__all__ = ["SAMPLING", "TENSOR_MEANINGS", "THINK_END", "THINK_START", "batch_table", "chat", "encode_chats",
-           "render_chat", "split_thinking", "token_table"]
+__all__ = ["SAMPLING", "TENSOR_MEANINGS", "THINK_END", "THINK_START", "batch_table", "reply", "split_thinking",
+           "token_table"]

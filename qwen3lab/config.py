@@ -1,9 +1,21 @@
-"""One typed configuration for the whole series, and its named profiles.
+"""One typed configuration for the whole series, its named profiles, and a user's own overrides.
 
-Field names are the upstream argument names (Unsloth's ``FastLanguageModel``, PEFT's
-``LoraConfig``, TRL's ``SFTConfig``) so that a value can be read in the notebook and passed
-on unchanged. A profile is a set of field values, never a branch in the code: code reads
-``cfg.<field>``, not ``cfg.profile``.
+Field names are the upstream argument names (Unsloth's ``FastLanguageModel``, PEFT's LoRA
+arguments, TRL's ``SFTConfig``), so a notebook cell reads ``r=cfg.r`` and passes it on unchanged.
+Every field carries a one-line meaning (``metadata={"help": ...}``, as TRL's config classes do);
+``show(cfg, ...)`` prints the fields a notebook uses with it. A profile is a set of field values,
+never a branch in the code: code reads ``cfg.<field>``, not ``cfg.profile``.
+
+Overrides, applied in this order over the profile:
+
+1. a TOML file named by ``$QWEN3LAB_CONFIG`` (``make run CONFIG=my.toml``): ``field = value``
+   lines, optionally ``profile = "full"``;
+2. one environment variable per field, ``QWEN3LAB_<FIELD>`` (``QWEN3LAB_R=8``,
+   ``QWEN3LAB_LEARNING_RATE=1e-3``), its value written as in TOML (a bare word is a string);
+3. keyword arguments of ``get_config``.
+
+An unknown key, or a value of the wrong type, is a ``ConfigError`` that names the key, the file or
+variable it came from, and what is expected.
 
 Introduced in 00_setup.
 """
@@ -14,98 +26,125 @@ import dataclasses
 import json
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 #: The model name that means "build the tiny random-weight Qwen3 locally" (see ``tiny.py``).
 TINY_MODEL_NAME = "qwen3lab/tiny-qwen3"
-#: The data set name that means "the rows bundled with the package" (see ``data/sources.py``).
-BUNDLED = "bundled"
+#: Folders in the layout of the two Hub data sets, with bundled rows in their schemas, which
+#: ``datasets.load_dataset`` reads offline (``data/hub/README.md``).
+BUNDLED_HUB = Path(__file__).resolve().parent / "data" / "hub"
 
 PROFILE_ENV = "QWEN3LAB_PROFILE"
-BACKEND_ENV = "QWEN3LAB_BACKEND"
-LOADER_ENV = "QWEN3LAB_UNSLOTH_LOADER"
+CONFIG_ENV = "QWEN3LAB_CONFIG"
+FIELD_ENV_PREFIX = "QWEN3LAB_"
+#: Environment variables of the package that are not config fields.
+_NOT_FIELDS = {"QWEN3LAB_PROFILE", "QWEN3LAB_CONFIG", "QWEN3LAB_HOME", "QWEN3LAB_FP8_FAST_ACCUM"}
 
 
 class ConfigError(ValueError):
-    """A configuration value or profile name that cannot be used."""
+    """A configuration value, key, file or profile name that cannot be used."""
+
+
+def _f(default: Any, help: str, *types: type) -> Any:
+    """A field with its default, its meaning and the types it accepts (default: the default's)."""
+    return field(default=default, metadata={"help": help, "types": types or (type(default),)})
 
 
 @dataclass(frozen=True)
 class Config:
     """Every knob of the series. Introduced in 00_setup, read by every notebook after it."""
 
-    profile: str = "tiny"
+    profile: str = _f("tiny", "the preset these values started from (tiny or full)")
 
-    # -- model (FastLanguageModel.from_pretrained) ------------------------------------
-    model_name: str = TINY_MODEL_NAME
-    max_seq_length: int = 1024
-    dtype: str | None = None  # None = let the backend choose (bf16 on capable GPUs)
-    load_in_4bit: bool = True
-    backend: str = "auto"  # "auto" (Unsloth if installed), "unsloth" or "transformers"
-    unsloth_loader: str = "FastLanguageModel"  # or "FastModel" (compiled padding-free training, backend.py)
-    requires_cuda: bool = False  # refuse to start without a CUDA GPU
+    # -- model: FastLanguageModel.from_pretrained ------------------------------------------------
+    model_name: str = _f(TINY_MODEL_NAME, "Hub id or folder of the model; the tiny name builds a 2-layer Qwen3 locally")
+    max_seq_length: int = _f(1024, "longest sequence in tokens; activation memory grows with it (attention's "
+                                   "scores, which flash attention does not keep, would grow with its square)")
+    load_in_4bit: bool = _f(True, "load the linear layers as 4-bit NF4 (QLoRA): about a quarter of 16-bit memory")
+    unsloth_loader: str = _f("FastLanguageModel", "Unsloth's loader class: FastLanguageModel (the source's) or "
+                                                   "FastModel (faster padding-free training on a GPU, 05)")
+    requires_cuda: bool = _f(False, "refuse to start without a CUDA GPU (the 8B model needs one)")
 
-    # -- data -------------------------------------------------------------------------
-    reasoning_dataset: str = BUNDLED  # Hub: "unsloth/OpenMathReasoning-mini"
-    reasoning_split: str = "cot"
-    chat_dataset: str = BUNDLED  # Hub: "mlabonne/FineTome-100k"
-    chat_split: str = "train"
-    chat_fraction: float = 0.75  # the source tutorial: 25% reasoning, 75% chat
-    length_policy: str = "drop"  # rows longer than max_seq_length: "report", "drop" or "truncate"
-    dataset_num_proc: int | None = None  # None = one process (fastest for small sets)
+    # -- data: load_dataset and the mix ----------------------------------------------------------
+    reasoning_dataset: str = _f(str(BUNDLED_HUB / "unsloth" / "OpenMathReasoning-mini"),
+                                "Hub id or folder of the reasoning set (unsloth/OpenMathReasoning-mini)")
+    reasoning_split: str = _f("cot", "its split: cot = chain-of-thought solutions, the one the source trains on")
+    chat_dataset: str = _f(str(BUNDLED_HUB / "mlabonne" / "FineTome-100k"),
+                           "Hub id or folder of the chat set (mlabonne/FineTome-100k, ShareGPT format)")
+    chat_split: str = _f("train", "its split")
+    chat_percentage: float = _f(0.75, "share of chat rows in the mix (the source's chat_percentage); 0 to 1",
+                                float, int)
+    length_policy: str = _f("drop", "rows longer than max_seq_length: drop them, or report and keep them (cut in training)")
+    dataset_num_proc: int | None = _f(None, "processes for tokenizing in SFTTrainer (SFTConfig's); None = the "
+                                            "library's default", int, type(None))
 
-    # -- LoRA (FastLanguageModel.get_peft_model / peft.LoraConfig) --------------------
-    r: int = 32
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    bias: str = "none"
-    target_modules: tuple[str, ...] | None = None  # None = every linear layer of the decoder
-    use_gradient_checkpointing: str | bool = "unsloth"
-    random_state: int = 3407
+    # -- LoRA: FastLanguageModel.get_peft_model --------------------------------------------------
+    r: int = _f(32, "LoRA rank: the width of the low-rank update; more rank, more parameters")
+    lora_alpha: int = _f(32, "LoRA scale: the update is multiplied by lora_alpha / r")
+    lora_dropout: float = _f(0.0, "dropout on the LoRA branch's input; 0 is what Unsloth optimizes", float, int)
+    bias: str = _f("none", "which biases to train: none, all or lora_only")
+    target_modules: tuple[str, ...] | None = _f(
+        ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+        "the linear layers LoRA is added to (the source's seven)", tuple, list, type(None))
+    use_gradient_checkpointing: str | bool = _f("unsloth", "recompute activations in the backward pass to save "
+                                                          "memory: 'unsloth' (offloaded), True or False", str, bool)
+    random_state: int = _f(3407, "seed of the LoRA weights' initialization")
+    use_rslora: bool = _f(False, "rank-stabilized LoRA: scale by lora_alpha / sqrt(r) instead of / r")
 
-    # -- training (trl.SFTConfig) -----------------------------------------------------
-    per_device_train_batch_size: int = 2
-    gradient_accumulation_steps: int = 4
-    warmup_steps: int = 5
-    max_steps: int = 30
-    learning_rate: float = 2e-4
-    logging_steps: int = 1
-    optim: str = "adamw_8bit"
-    weight_decay: float = 0.01
-    lr_scheduler_type: str = "linear"
-    seed: int = 3407
-    save_steps: int = 10
-    padding_free: bool | None = None  # None = the library's default (Unsloth turns it on)
-    auto_recipe: bool = False  # fit micro-batch/checkpointing to the free GPU memory (recipe.py)
-    fused_lora: bool = False  # LoRA layers on 4-bit weights as one operator (fused_lora.py)
-    # with fused_lora, keep the frozen weights dequantized while training: None = when the fitted
-    # recipe has the memory (recipe.py), True = always (the budget pays for it), False = never
-    keep_dequantized: bool | None = None
-    # with the frozen weights kept, keep them in FP8 and run their products in FP8 where the GPU
-    # has FP8 tensor cores (fused_lora.keep_dequantized); False = 16 bits, the same results as not kept
-    fp8_frozen: bool = False
-    pad_to_multiple_of: int | None = None  # pad each step's tokens to a multiple (SFTConfig's); None = off
-    report_to: str = "swanlab"
-    swanlab_mode: str = "offline"  # "offline" (local files, no account) or "cloud"
+    # -- training: trl.SFTConfig -----------------------------------------------------------------
+    per_device_train_batch_size: int = _f(2, "rows per forward/backward pass on each device")
+    gradient_accumulation_steps: int = _f(4, "passes whose gradients are summed before one optimizer step")
+    warmup_steps: int = _f(5, "steps over which the learning rate rises from 0 to learning_rate")
+    max_steps: int = _f(30, "optimizer steps to train (instead of epochs)")
+    learning_rate: float = _f(2e-4, "peak learning rate", float, int)
+    logging_steps: int = _f(1, "log loss, grad_norm and learning rate every this many steps")
+    optim: str = _f("adamw_8bit", "optimizer: adamw_8bit keeps AdamW's state in 8 bits (bitsandbytes)")
+    weight_decay: float = _f(0.01, "weight decay on the LoRA weights", float, int)
+    lr_scheduler_type: str = _f("linear", "learning-rate schedule after the warmup")
+    seed: int = _f(3407, "seed of data order and dropout")
+    save_steps: int = _f(10, "write a checkpoint every this many steps (to resume from)")
+    report_to: str = _f("swanlab", "where the trainer logs: swanlab or none")
+    swanlab_mode: str = _f("offline", "SwanLab: offline (local files, no account), cloud, local or disabled")
+    train_on_responses_only: bool = _f(True, "loss on the assistant's tokens only (beyond the source, 05)")
 
-    # -- tiny model shape (used only when model_name == TINY_MODEL_NAME) --------------
-    tiny_hidden_size: int = 64
-    tiny_intermediate_size: int = 192
-    tiny_num_hidden_layers: int = 2
-    tiny_num_attention_heads: int = 4
-    tiny_num_key_value_heads: int = 2
-    tiny_head_dim: int = 16
+    # -- generation: model.generate in 02 and 06 -------------------------------------------------
+    max_new_tokens: int = _f(256, "new tokens per reply with thinking off (the source's 256)")
+    max_new_tokens_thinking: int = _f(1024, "new tokens per reply with thinking on (the source's 1024: room to reason)")
+
+    # -- the GPU speed layer: qwen3lab.fast (05) -----------------------------------------------
+    auto_recipe: bool = _f(False, "fit batch, padding-free and checkpointing to the free GPU memory (qwen3lab.fast)")
+    fused_lora: bool = _f(False, "with auto_recipe: each LoRA layer on a 4-bit weight as one operator")
+    keep_dequantized: bool | None = _f(None, "with fused_lora: keep frozen weights dequantized while training; "
+                                             "None = where the memory allows", bool, type(None))
+    fp8_frozen: bool = _f(False, "with the frozen weights kept: in FP8, their products in FP8 (GPUs of "
+                                 "compute capability 8.9+)")
+    padding_free: bool | None = _f(None, "SFTConfig's padding_free; None = the library's default (the fast "
+                                         "layer decides)", bool, type(None))
+    pad_to_multiple_of: int | None = _f(None, "SFTConfig's pad_to_multiple_of; None = off", int, type(None))
+
+    # -- tiny model shape (only when model_name is the tiny name) -------------------------------
+    tiny_hidden_size: int = _f(64, "tiny model: hidden size")
+    tiny_intermediate_size: int = _f(192, "tiny model: MLP width")
+    tiny_num_hidden_layers: int = _f(2, "tiny model: decoder layers")
+    tiny_num_attention_heads: int = _f(4, "tiny model: query heads")
+    tiny_num_key_value_heads: int = _f(2, "tiny model: key/value heads (grouped-query attention)")
+    tiny_head_dim: int = _f(16, "tiny model: size of each head")
 
     def __post_init__(self) -> None:
+        if isinstance(self.target_modules, list):
+            object.__setattr__(self, "target_modules", tuple(self.target_modules))
         _validate(self)
 
     def replace(self, **changes: Any) -> "Config":
         """A copy with some fields changed (validated like a new config)."""
-        unknown = sorted(set(changes) - {f.name for f in fields(self)})
-        if unknown:
-            raise ConfigError(f"unknown config field(s) {unknown}; known: {field_names()}")
+        _check_known(changes, "replace()")
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -115,13 +154,8 @@ class Config:
         return d
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Config":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ConfigError(f"unknown config field(s) {unknown}; known: {field_names()}")
-        data = dict(data)
-        if data.get("target_modules") is not None:
-            data["target_modules"] = tuple(data["target_modules"])
+    def from_dict(cls, data: dict[str, Any], source: str = "a dict") -> "Config":
+        _check_known(data, source)
         return cls(**data)
 
     def save(self, path: str | Path) -> None:
@@ -130,7 +164,7 @@ class Config:
     @classmethod
     def load(cls, path: str | Path) -> "Config":
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
+            return cls.from_dict(json.loads(Path(path).read_text()), str(path))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"{path} is not valid JSON ({exc}); delete it and re-run the stage") from exc
 
@@ -143,39 +177,55 @@ def field_names() -> list[str]:
     return [f.name for f in fields(Config)]
 
 
+def field_help(name: str) -> str:
+    """The one-line meaning of a field."""
+    _check_known({name: None}, "field_help()")
+    return next(f.metadata["help"] for f in fields(Config) if f.name == name)
+
+
+def _check_known(keys, source: str) -> None:
+    unknown = sorted(set(keys) - set(field_names()))
+    if unknown:
+        import difflib
+
+        hints = [f"{k!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, field_names(), 1)) else repr(k)
+                 for k in unknown]
+        raise ConfigError(f"unknown config key(s) {', '.join(hints)} in {source}; known keys: {field_names()}")
+
+
 _CHOICES = {
-    "backend": ("auto", "unsloth", "transformers"),
     "unsloth_loader": ("FastLanguageModel", "FastModel"),
-    "length_policy": ("report", "drop", "truncate"),
+    "length_policy": ("report", "drop"),
     "swanlab_mode": ("offline", "cloud", "local", "disabled"),
     "bias": ("none", "all", "lora_only"),
+    "report_to": ("swanlab", "none"),
 }
+_POSITIVE = ("max_seq_length", "r", "lora_alpha", "per_device_train_batch_size", "gradient_accumulation_steps",
+             "max_steps", "logging_steps", "save_steps", "pad_to_multiple_of", "dataset_num_proc",
+             "max_new_tokens", "max_new_tokens_thinking")
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    return " or ".join("None" if t is type(None) else t.__name__ for t in types)
 
 
 def _validate(cfg: Config) -> None:
+    for f in fields(cfg):
+        value, types = getattr(cfg, f.name), f.metadata["types"]
+        # bool is an int in Python: accept it only where bool is one of the types
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ConfigError(f"config field {f.name}={value!r} has type {type(value).__name__}; expected "
+                              f"{_type_name(types)} ({f.metadata['help']})")
     for name, choices in _CHOICES.items():
+        if getattr(cfg, name) not in choices:
+            raise ConfigError(f"config field {name}={getattr(cfg, name)!r} is not one of {list(choices)}")
+    for name in _POSITIVE:
         value = getattr(cfg, name)
-        if value not in choices:
-            raise ConfigError(f"config field {name}={value!r} is not one of {list(choices)}")
-    if not (isinstance(cfg.chat_fraction, (int, float)) and 0.0 <= cfg.chat_fraction <= 1.0) or (
-        isinstance(cfg.chat_fraction, float) and math.isnan(cfg.chat_fraction)
-    ):
-        raise ConfigError(f"chat_fraction={cfg.chat_fraction!r} must be a number in [0, 1]")
-    for name in ("max_seq_length", "r", "lora_alpha", "per_device_train_batch_size",
-                 "gradient_accumulation_steps", "max_steps", "logging_steps", "save_steps"):
-        value = getattr(cfg, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        if value is not None and value <= 0:
             raise ConfigError(f"config field {name}={value!r} must be a positive integer")
-    if cfg.pad_to_multiple_of is not None and (not isinstance(cfg.pad_to_multiple_of, int)
-                                               or isinstance(cfg.pad_to_multiple_of, bool)
-                                               or cfg.pad_to_multiple_of <= 0):
-        raise ConfigError(f"pad_to_multiple_of={cfg.pad_to_multiple_of!r} must be None (no padding) or a "
-                          "positive integer")
-    if not (cfg.keep_dequantized is None or isinstance(cfg.keep_dequantized, bool)):
-        raise ConfigError(f"keep_dequantized={cfg.keep_dequantized!r} must be None (decided by the recipe), "
-                          "True or False")
-    if not isinstance(cfg.fp8_frozen, bool):
-        raise ConfigError(f"fp8_frozen={cfg.fp8_frozen!r} must be True or False")
+    if math.isnan(cfg.chat_percentage) or not 0.0 <= cfg.chat_percentage <= 1.0:
+        raise ConfigError(f"chat_percentage={cfg.chat_percentage!r} must be a number in [0, 1] "
+                          "(0 = only reasoning rows, 1 = only chat rows)")
     if cfg.tiny_num_attention_heads % cfg.tiny_num_key_value_heads:
         raise ConfigError("tiny_num_attention_heads must be a multiple of tiny_num_key_value_heads (GQA)")
 
@@ -184,15 +234,13 @@ def _validate(cfg: Config) -> None:
 PROFILES: dict[str, Config] = {
     "tiny": Config(
         profile="tiny",
-        max_seq_length=1024,
         # The tiny model starts from random weights: a larger step size makes its loss fall
-        # visibly within a minute on a CPU. Fewer steps: with the real 151,936-token vocabulary a
-        # step of 8 bundled rows (about 2,200 padded tokens) takes about 1.6 s on 2 CPU cores, almost
-        # all in the LM head, so 30 steps alone would take notebook 05 past a minute.
-        # Everything else is the source's recipe.
+        # visibly in the source's 30 steps (about 45 s on 2 CPU cores). Everything else of the
+        # recipe is the source's.
         learning_rate=5e-3,
-        max_steps=10,
-        save_steps=5,
+        # a random model's replies are noise: short ones show the path without filling the page
+        max_new_tokens=24,
+        max_new_tokens_thinking=32,
     ),
     "full": Config(
         profile="full",
@@ -201,51 +249,119 @@ PROFILES: dict[str, Config] = {
         requires_cuda=True,
         reasoning_dataset="unsloth/OpenMathReasoning-mini",
         chat_dataset="mlabonne/FineTome-100k",
-        learning_rate=2e-4,
-        max_steps=30,
-        save_steps=10,
-        auto_recipe=True,
-        # transformers' Qwen3 forward, which Unsloth compiles per layer also for the padding-free
-        # batches auto_recipe chooses: 1.35x the trained tokens/s of FastLanguageModel at 2048 on an
-        # H100 (docs/benchmarks.md). The tiny profile keeps the source tutorial's FastLanguageModel.
+        # The GPU speed layer (qwen3lab.fast, applied by one cell of 05): transformers' Qwen3
+        # forward, which Unsloth compiles per layer also for padding-free batches (1.35x the
+        # trained tokens/s of FastLanguageModel at 2048 on an H100), a recipe fitted to the card,
+        # fused LoRA operators, and FP8 frozen products where the weights are kept
+        # (docs/benchmarks.md). auto_recipe=False and unsloth_loader="FastLanguageModel" give the
+        # source's recipe exactly.
         unsloth_loader="FastModel",
-        # each LoRA layer on a 4-bit weight as one operator (qwen3lab/fused_lora.py): the LoRA sum
-        # in the frozen product's epilogue instead of a copy and a pass over the output
+        auto_recipe=True,
         fused_lora=True,
-        # where the recipe keeps the frozen weights dequantized (the card has room: 2048 on 80 GB),
-        # keep them in FP8 and multiply in FP8 on GPUs with FP8 tensor cores: 1.2x the trained
-        # tokens/s of bf16 at 2048 on an H100, loss within 0.22% (docs/benchmarks.md)
         fp8_frozen=True,
         swanlab_mode="cloud",
     ),
 }
 
 
+def _parse_env_value(name: str, raw: str) -> Any:
+    """A value written as in TOML (``8``, ``1e-3``, ``true``, ``["q_proj"]``); a bare word is a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if raw.strip().lower() in ("none", "null"):
+            return None
+        return raw
+
+
+def _from_file(path: str) -> dict[str, Any]:
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"${CONFIG_ENV}={path}: no such file (a TOML file of `field = value` lines)")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
+    nested = sorted(k for k, v in data.items() if isinstance(v, dict))
+    if nested:
+        raise ConfigError(f"{file}: tables {nested} are not config keys; write `field = value` at the top level")
+    _check_known(set(data) - {"profile"}, str(file))
+    # TOML has no null: the string "none" stands for None where a field accepts it
+    return {k: None if v == "none" and type(None) in _types(k) else v for k, v in data.items()}
+
+
+def _from_env() -> dict[str, Any]:
+    found = {}
+    for key, raw in os.environ.items():
+        if not key.startswith(FIELD_ENV_PREFIX) or key in _NOT_FIELDS:
+            continue
+        name = key[len(FIELD_ENV_PREFIX):].lower()
+        _check_known({name}, f"environment variable {key}")
+        found[name] = _parse_env_value(name, raw)
+    return found
+
+
+def _types(name: str) -> tuple[type, ...]:
+    return next(f.metadata["types"] for f in fields(Config) if f.name == name)
+
+
+def _apply(cfg: Config, changes: dict[str, Any], source: str) -> Config:
+    try:
+        return cfg.replace(**changes)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (from {source})") from None
+
+
 def get_config(profile: str | None = None, **overrides: Any) -> Config:
-    """The active configuration: ``profile`` (or ``$QWEN3LAB_PROFILE``, default ``tiny``)
-    with ``overrides`` applied, and ``$QWEN3LAB_BACKEND`` / ``$QWEN3LAB_UNSLOTH_LOADER`` if set.
+    """The active configuration: ``profile`` (or the config file's ``profile``, or
+    ``$QWEN3LAB_PROFILE``, default ``tiny``), then the file named by ``$QWEN3LAB_CONFIG``, then
+    ``QWEN3LAB_<FIELD>`` variables, then ``overrides``.
 
     Introduced in 00_setup.
     """
-    name = profile or os.environ.get(PROFILE_ENV) or "tiny"
+    from_file = _from_file(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else {}
+    name = profile or from_file.pop("profile", None) or os.environ.get(PROFILE_ENV) or "tiny"
+    from_file.pop("profile", None)
     if name not in PROFILES:
-        raise ConfigError(
-            f"unknown profile {name!r} (from {'the argument' if profile else '$' + PROFILE_ENV}); "
-            f"choose one of {sorted(PROFILES)}, e.g. `make run PROFILE=tiny`"
-        )
+        raise ConfigError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}, e.g. `make run PROFILE=tiny`")
     cfg = PROFILES[name]
-    for env, field in ((BACKEND_ENV, "backend"), (LOADER_ENV, "unsloth_loader")):
-        value = os.environ.get(env)
-        if value and field not in overrides:
-            overrides[field] = value
-    return cfg.replace(**overrides) if overrides else cfg
+    if from_file:
+        cfg = _apply(cfg, from_file, os.environ[CONFIG_ENV])
+    env = _from_env()
+    if env:
+        cfg = _apply(cfg, env, "the environment: " + ", ".join(FIELD_ENV_PREFIX + k.upper() for k in env))
+    return _apply(cfg, overrides, "get_config()") if overrides else cfg
+
+
+def show(cfg: Config, *names: str):
+    """The fields ``names`` (all when none are given) with their values and one-line meanings, as a
+    table: the first cell of each notebook shows the fields it uses. Introduced in 00_setup."""
+    import pandas as pd
+
+    names = names or tuple(field_names())
+    _check_known(names, "show()")
+    default = PROFILES["tiny"] if cfg.profile not in PROFILES else PROFILES[cfg.profile]
+    rows = [{"field": n, "value": _short(getattr(cfg, n)),
+             "changed": "*" if getattr(cfg, n) != getattr(default, n) else "", "meaning": field_help(n)}
+            for n in names]
+    table = pd.DataFrame(rows).set_index("field")
+    if not table["changed"].any():
+        table = table.drop(columns="changed")
+    return table
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    bundled = str(BUNDLED_HUB)
+    return text.replace(bundled, "<qwen3lab>/data/hub") if isinstance(text, str) else text
 
 
 def describe(cfg: Config) -> str:
-    """The config as an aligned two-column table, for the first cell of every notebook."""
+    """The whole config as an aligned two-column text, for logs."""
     rows = cfg.to_dict()
     width = max(map(len, rows))
     return "\n".join(f"{k:<{width}}  {v!r}" for k, v in rows.items())
 
 
-__all__ = ["BUNDLED", "Config", "ConfigError", "PROFILES", "TINY_MODEL_NAME", "describe", "get_config"]
+__all__ = ["BUNDLED_HUB", "Config", "ConfigError", "PROFILES", "TINY_MODEL_NAME", "describe", "field_help",
+           "get_config", "show"]

@@ -1,12 +1,12 @@
-"""Saving the LoRA adapter, reloading it, merging it into a 16-bit model, and checking each by logits.
+"""Checking saved models by their logits, and looking at what was saved.
 
-Each save goes through ``atomic_dir`` (an interrupted save leaves the previous artifact intact)
-and writes a ``manifest.json``, plus ``probe_logits.safetensors``: the logits of the model that was
-saved, on two fixed prompts, computed before saving. A later stage reloads the folder in a new
-process and compares its own logits with them, so "the reloaded model is the trained one" is a
-measured fact rather than a hope.
+The saves themselves are the source's calls in notebooks 05 and 06 (``model.save_pretrained``,
+``save_pretrained_merged``). Beside each artifact the notebook stores
+``probe_logits.safetensors``: the logits of the model in memory, on two fixed prompts, computed
+before saving. A later stage reloads the folder in a new process and compares its own logits
+with them, so "the reloaded model is the trained one" is a measured fact rather than a hope.
 
-Introduced in 05_lora_training (``save_adapter``) and 06_saving_and_chat (the rest).
+Introduced in 05_lora_training (``probe_logits``, ``save_probe``) and 06_saving_and_chat (the rest).
 """
 
 from __future__ import annotations
@@ -14,10 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import backend
-from .artifacts import atomic_dir, read_manifest, require, stage_dir, write_manifest
-from .chat import render_chat
-from .config import Config
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,6 +25,9 @@ PROBE_MESSAGES = [{"role": "user", "content": "What is 1 + 1?"}]
 
 #: Reloading the same weights at the same precision must give the same logits (up to kernel order).
 RELOAD_TOLERANCE = 1e-4
+#: Significant bits of each 16-bit type (bfloat16 keeps 8, float16 11): one unit in the last place
+#: of x is 2 ** (floor(log2 |x|) - (bits - 1)).
+_SIGNIFICANT_BITS = {"bfloat16": 8, "float16": 11}
 #: Storing merged weights in 16 bits rounds each to about 3 significant digits, and a model that
 #: also computes in bfloat16 (on a GPU) rounds every activation too: the logits move by a small
 #: fraction of their own scale. Relative to max |logit|, by the dtype the merged model computes in.
@@ -40,7 +39,8 @@ MERGE_RELATIVE_TOLERANCE = {"float32": 2e-2, "bfloat16": 8e-2, "float16": 8e-2}
 
 def probe_prompts(tokenizer) -> list[str]:
     """The probe prompts: ``PROBE_MESSAGES`` with thinking off, then on. Introduced in 06_saving_and_chat."""
-    return [render_chat(tokenizer, PROBE_MESSAGES, enable_thinking=thinking) for thinking in (False, True)]
+    return [tokenizer.apply_chat_template(PROBE_MESSAGES, tokenize=False, add_generation_prompt=True,
+                                          enable_thinking=thinking) for thinking in (False, True)]
 
 
 def probe_logits(model, tokenizer) -> "torch.Tensor":
@@ -63,6 +63,7 @@ def probe_logits(model, tokenizer) -> "torch.Tensor":
 
 
 def save_probe(logits: "torch.Tensor", out_dir: str | Path) -> None:
+    """Store ``probe_logits`` beside an artifact (``probe_logits.safetensors``). Introduced in 05_lora_training."""
     from safetensors.torch import save_file
 
     save_file({"logits": logits.contiguous()}, str(Path(out_dir) / PROBE_FILE))
@@ -85,6 +86,22 @@ def max_logit_diff(a: "torch.Tensor", b: "torch.Tensor") -> float:
     return float((a.float() - b.float()).abs().max())
 
 
+def reload_tolerance(reference: "torch.Tensor", compute_dtype: Any = "float32") -> float:
+    """The allowed max |difference| between a reloaded model's logits and those stored at save time.
+
+    In float32, ``RELOAD_TOLERANCE``. A model that computes in 16 bits may round its LoRA products
+    differently after a reload (the trained model ran them in bfloat16, PEFT reloads the adapter's
+    weights in float32): two units in the last place of the largest |logit| (measured on the tiny
+    profile: one, 0.0039 at a largest |logit| of 0.74). Introduced in 06_saving_and_chat."""
+    import math
+
+    bits = _SIGNIFICANT_BITS.get(str(compute_dtype).replace("torch.", ""))
+    if bits is None:
+        return RELOAD_TOLERANCE
+    largest = float(reference.abs().max())
+    return max(RELOAD_TOLERANCE, 2 * 2.0 ** (math.floor(math.log2(largest)) - (bits - 1)) if largest else 0.0)
+
+
 def merge_tolerance(reference: "torch.Tensor", compute_dtype: Any = "float32") -> float:
     """The allowed max |difference| between merged and adapter logits: ``MERGE_RELATIVE_TOLERANCE``
     for the dtype the merged model computes in, times the largest |logit| of the reference (and
@@ -94,127 +111,31 @@ def merge_tolerance(reference: "torch.Tensor", compute_dtype: Any = "float32") -
     return max(RELOAD_TOLERANCE, rel * float(reference.abs().max()))
 
 
-# -- the adapter ----------------------------------------------------------------------------------
-
-
-def save_adapter(model, tokenizer, cfg: Config, out_dir: str | Path | None = None, *,
-                 inputs: dict[str, Any] | None = None) -> Path:
-    """Save the LoRA adapter (weights, ``adapter_config.json``), the tokenizer, the probe logits and
-    a manifest into ``out_dir`` (default ``stage_dir("adapter")``), atomically. Returns the folder.
-
-    Introduced in 05_lora_training.
-    """
-    out_dir = Path(out_dir) if out_dir else stage_dir("adapter")
-    logits = probe_logits(model, tokenizer)
-    dtype = adapter_dtype(model)
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        save_probe(logits, tmp)
-        write_manifest(tmp, what="LoRA adapter + tokenizer (load onto the base named in adapter_config.json)",
-                       cfg=cfg, inputs=inputs or {}, extra={"probe": PROBE_MESSAGES, "adapter_dtype": dtype})
-    return out_dir
-
-
-def adapter_dtype(model) -> str:
-    """The dtype the LoRA weights are computed in ("float32", "bfloat16"...). Introduced in 05_lora_training."""
-    dtypes = {str(p.dtype).replace("torch.", "") for n, p in model.named_parameters() if "lora_" in n}
-    if len(dtypes) != 1:
-        raise ValueError(f"expected LoRA weights of one dtype, found {sorted(dtypes) or 'no LoRA weights'}")
-    return dtypes.pop()
-
-
-def _set_adapter_dtype(model, dtype: str) -> None:
-    import torch
-
-    for name, param in model.named_parameters():
-        if "lora_" in name:
-            param.data = param.data.to(getattr(torch, dtype))
-
-
-def load_adapter(cfg: Config, adapter_dir: str | Path | None = None, *,
-                 load_in_4bit: bool | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer): a fresh base model with the saved adapter on top, in eval mode.
-
-    ``adapter_dir`` defaults to the adapter notebook 05 saved; ``load_in_4bit`` to ``cfg``'s.
-    Introduced in 06_saving_and_chat.
-    """
-    adapter_dir = Path(adapter_dir) if adapter_dir else require("adapter")
-    model, tokenizer = backend.load_adapter_model(cfg, str(adapter_dir), load_in_4bit=load_in_4bit)
-    # PEFT loads adapter weights in float32; compute in the dtype they were trained and saved in.
-    _set_adapter_dtype(model, read_manifest(adapter_dir).get("adapter_dtype") or adapter_dtype(model))
-    tokenizer.padding_side = "left"  # as load_model: generation pads before the prompt
-    return backend.for_inference(model, cfg), tokenizer
-
-
-# -- the merged model ---------------------------------------------------------------------------
-
-
-def merge_and_save(cfg: Config, adapter_dir: str | Path | None = None, out_dir: str | Path | None = None) -> Path:
-    """Merge the saved adapter into its base and save a plain 16-bit model (atomically, with the
-    probe logits of the unmerged model and a manifest) into ``out_dir`` (default ``stage_dir("merged")``).
-
-    The base is loaded fresh and unquantized, on every machine. On a GPU, Unsloth's ``merged_16bit``
-    from a 4-bit model merges into the base's original 16-bit weights when it finds them (it did for
-    a local base on the GPU machine), so the merge would differ from the 4-bit adapter model by the
-    NF4 quantization error (0.074 in logits there, against a 0.017 tolerance); merging from the
-    unquantized base makes the model whose probe logits are stored the one that is merged. On a
-    CPU, Unsloth refuses to merge into a 4-bit model (``NotImplementedError``), and PEFT's
-    ``merge_and_unload`` into bitsandbytes' CPU 4-bit layers is what trap 2 breaks.
-    Introduced in 06_saving_and_chat.
-    """
-    adapter_dir = Path(adapter_dir) if adapter_dir else require("adapter")
-    out_dir = Path(out_dir) if out_dir else stage_dir("merged")
-    model, tokenizer = backend.load_adapter_model(cfg, str(adapter_dir), load_in_4bit=False)
-    logits = probe_logits(model, tokenizer)
-    with atomic_dir(out_dir) as tmp:
-        backend.save_merged(model, tokenizer, cfg, str(tmp))
-        save_probe(logits, tmp)
-        write_manifest(tmp, what="base + LoRA merged into 16-bit weights (plain transformers model)", cfg=cfg,
-                       inputs={"adapter": str(adapter_dir), "adapter_created": read_manifest(adapter_dir)["created"]},
-                       extra={"base_loaded_in_4bit": False, "probe": PROBE_MESSAGES})
-    del model
-    return out_dir
-
-
-def load_merged(cfg: Config, merged_dir: str | Path | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) of the merged folder with plain transformers ``AutoModelForCausalLM``:
-    no PEFT, no Unsloth. Float32 on a CPU, its stored 16-bit type on a GPU. Introduced in 06_saving_and_chat."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    merged_dir = Path(merged_dir) if merged_dir else require("merged")
-    model = AutoModelForCausalLM.from_pretrained(str(merged_dir), dtype=backend.merged_compute_dtype(),
-                                                 device_map=backend.device_map())
-    tokenizer = AutoTokenizer.from_pretrained(str(merged_dir))
-    tokenizer.padding_side = "left"
-    return model.eval(), tokenizer
-
-
 # -- chatting before and after ------------------------------------------------------------------------
 
 
 def before_after_table(model, tokenizer, messages: list[dict[str, Any]], *, merged: tuple[Any, Any] | None = None,
-                       max_new_tokens: int = 128, **chat_kwargs: Any) -> "pd.DataFrame":
+                       max_new_tokens: int = 128) -> "pd.DataFrame":
     """Replies to ``messages`` with thinking on and off (rows), side by side (columns): before
     training (the adapter model with its adapter switched off: the base), after training (adapter
     on), and from the merged model when ``merged=(model, tokenizer)`` is given.
 
-    Each reply comes from ``chat`` with the same seed. Introduced in 06_saving_and_chat.
+    Each reply comes from ``chat.reply`` with the same seed. Introduced in 06_saving_and_chat.
     """
     import pandas as pd
 
-    from .chat import chat
+    from .chat import reply
 
-    def reply(m, tok, thinking):
-        return chat(m, tok, messages, enable_thinking=thinking, max_new_tokens=max_new_tokens, **chat_kwargs)
+    def ask(m, tok, thinking):
+        return reply(m, tok, messages, enable_thinking=thinking, max_new_tokens=max_new_tokens)
 
     rows = {}
     for thinking in (True, False):
         with model.disable_adapter():
-            row = {"before (base)": reply(model, tokenizer, thinking)}
-        row["after (adapter)"] = reply(model, tokenizer, thinking)
+            row = {"before (base)": ask(model, tokenizer, thinking)}
+        row["after (adapter)"] = ask(model, tokenizer, thinking)
         if merged is not None:
-            row["after (merged)"] = reply(*merged, thinking)
+            row["after (merged)"] = ask(*merged, thinking)
         rows[f"thinking {'on' if thinking else 'off'}"] = row
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -232,6 +153,6 @@ def folder_table(path: str | Path) -> "pd.DataFrame":
     return pd.DataFrame(rows, columns=["file", "bytes", "MiB"]).set_index("file")
 
 
-__all__ = ["MERGE_RELATIVE_TOLERANCE", "PROBE_FILE", "PROBE_MESSAGES", "RELOAD_TOLERANCE", "adapter_dtype",
-           "before_after_table", "folder_table", "load_adapter", "load_merged", "max_logit_diff", "merge_and_save",
-           "merge_tolerance", "probe_logits", "probe_prompts", "save_adapter", "stored_probe"]
+__all__ = ["MERGE_RELATIVE_TOLERANCE", "PROBE_FILE", "PROBE_MESSAGES", "RELOAD_TOLERANCE", "before_after_table",
+           "folder_table", "max_logit_diff", "merge_tolerance", "reload_tolerance", "probe_logits", "probe_prompts", "save_probe",
+           "stored_probe"]

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from . import backend
+from collections.abc import Mapping
+
 from .config import Config
 from .tiny import QWEN3_8B, build_tiny_model
 
@@ -59,26 +60,17 @@ _LAYER_INDEX = re.compile(r"\.\d+\.")
 # -- loading -------------------------------------------------------------------------------------
 
 
-def load_model(cfg: Config) -> tuple[Any, Any]:
-    """(model, tokenizer) for ``cfg``: the tiny Qwen3 (built and cached on first use) or the Hub model.
-
-    Checks the machine first (CUDA, Hub or cache) and fails at once with what to do. The tokenizer
-    pads on the left, as Unsloth's Qwen3-8B tokenizer does after loading on a GPU (Unsloth's CPU
-    backend and a plain ``AutoTokenizer`` would give "right"): batched generation needs the padding
-    before the prompt, and TRL's collators pad training batches on their own side regardless.
-    Introduced in 01_model_inspection.
-    """
-    backend.check_environment(cfg)
-    model, tokenizer = backend.load_pretrained(cfg, model_source(cfg))
-    tokenizer.padding_side = "left"
-    return model, tokenizer
-
-
 def model_source(cfg: Config) -> str:
-    """The folder or Hub id ``load_model`` reads from (builds the tiny model if needed).
+    """What ``FastLanguageModel.from_pretrained(model_name=...)`` reads: ``cfg.model_name`` (a Hub id
+    or a folder), or for the tiny profile the folder of the tiny Qwen3, built once under the
+    artifacts root (``tiny.build_tiny_model``). Checks the machine first (a CUDA GPU where the
+    profile needs one, the model in the cache or the Hub in reach) and fails with what to do.
 
     Introduced in 01_model_inspection.
     """
+    from .machine import check_environment
+
+    check_environment(cfg)
     return str(build_tiny_model(cfg)) if cfg.uses_tiny_model else cfg.model_name
 
 
@@ -311,13 +303,17 @@ def lora_targets_table(model, r: int) -> "pd.DataFrame":
 
 
 def tokenizer_facts(tokenizer) -> dict[str, Any]:
-    """The tokenizer's sizes and special tokens, the same whichever backend loaded it.
+    """The tokenizer's sizes, special tokens and the settings its ``repr`` shows that do not
+    depend on the loader.
 
-    ``model_max_length`` is left out on purpose: each loader sets its own (Unsloth's CPU backend
-    uses ``max_seq_length``, transformers reads the tokenizer's config file), and it only bounds
-    truncation; ``cfg.max_seq_length`` is what training uses. Introduced in 01_model_inspection.
+    Left out: ``model_max_length`` (Unsloth sets it to ``max_seq_length``; the source's printed
+    tokenizer shows 40960, Qwen3's context length, from the tokenizer's config file) and
+    ``padding_side`` (Unsloth pads on the left on a GPU and on the right on its CPU backend).
+    Introduced in 01_model_inspection.
     """
     return {
+        "class": type(tokenizer).__name__,
+        "is_fast": tokenizer.is_fast,
         "vocab_size": tokenizer.vocab_size,
         "len(tokenizer)": len(tokenizer),
         "added_tokens": len(tokenizer.added_tokens_decoder),
@@ -327,7 +323,7 @@ def tokenizer_facts(tokenizer) -> dict[str, Any]:
         "pad_token": tokenizer.pad_token,
         "pad_token_id": tokenizer.pad_token_id,
         "unk_token": tokenizer.unk_token,
-        "padding_side": tokenizer.padding_side,
+        "truncation_side": tokenizer.truncation_side,
         "has_chat_template": bool(tokenizer.chat_template),
     }
 
@@ -351,6 +347,55 @@ def added_tokens_table(tokenizer) -> "pd.DataFrame":
     return pd.DataFrame(rows).set_index("id")
 
 
+
+# -- LoRA's parameter count ---------------------------------------------------------------------------
+
+#: Which input and output size each Qwen3 projection has, as names of config fields.
+_PROJECTIONS = {
+    "q_proj": ("hidden_size", "q_width"), "k_proj": ("hidden_size", "kv_width"),
+    "v_proj": ("hidden_size", "kv_width"), "o_proj": ("q_width", "hidden_size"),
+    "gate_proj": ("hidden_size", "intermediate_size"), "up_proj": ("hidden_size", "intermediate_size"),
+    "down_proj": ("intermediate_size", "hidden_size"),
+}
+
+
+def _field(config: Any, name: str) -> int:
+    value = config.get(name) if isinstance(config, Mapping) else getattr(config, name, None)
+    if value is None:
+        raise KeyError(f"the model config has no {name!r}")
+    return int(value)
+
+
+def projection_shapes(model_config: Any) -> dict[str, tuple[int, int]]:
+    """(in_features, out_features) of each Qwen3 projection, from a config object or dict.
+
+    Introduced in 05_lora_training.
+    """
+    heads, kv_heads = _field(model_config, "num_attention_heads"), _field(model_config, "num_key_value_heads")
+    try:
+        head_dim = _field(model_config, "head_dim")
+    except KeyError:
+        head_dim = _field(model_config, "hidden_size") // heads
+    sizes = {"hidden_size": _field(model_config, "hidden_size"),
+             "intermediate_size": _field(model_config, "intermediate_size"),
+             "q_width": heads * head_dim, "kv_width": kv_heads * head_dim}
+    return {name: (sizes[i], sizes[o]) for name, (i, o) in _PROJECTIONS.items()}
+
+
+def expected_lora_parameters(model_config: Any, r: int, target_modules: list[str]) -> int:
+    """LoRA's trainable parameters by the formula: per layer, ``r * (in + out)`` for each target.
+
+    ``A`` is ``r x in`` and ``B`` is ``out x r``. For Qwen3-8B at r=32 on all seven projections this
+    is 87,293,952 (about 175 MB in bf16). Introduced in 05_lora_training.
+    """
+    shapes = projection_shapes(model_config)
+    unknown = sorted(set(target_modules) - set(shapes))
+    if unknown:
+        raise KeyError(f"no shape known for {unknown}; known projections: {sorted(shapes)}")
+    per_layer = sum(r * sum(shapes[name]) for name in target_modules)
+    return per_layer * _field(model_config, "num_hidden_layers")
+
+
 __all__ = ["TOKEN_ROLES", "added_tokens_table", "architecture_facts", "architecture_table", "count_parameters",
-           "decoder_layers", "load_model", "lora_target_modules", "lora_targets_table", "model_source",
+           "decoder_layers", "expected_lora_parameters", "lora_target_modules", "projection_shapes", "lora_targets_table", "model_source",
            "own_parameters", "parameter_table", "qwen3_8b_skeleton", "structure_table", "tokenizer_facts"]

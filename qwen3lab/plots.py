@@ -24,7 +24,7 @@ def plot_length_histogram(lengths: Mapping[str, "np.typing.ArrayLike"], *, max_s
                           bins: int = 40, title: str = "Token length per row"):
     """Histograms of token lengths, one per source, on a log axis, with ``max_seq_length`` marked.
 
-    ``lengths``: name -> token counts (e.g. ``{"reasoning": reasoning["n_tokens"], ...}``).
+    ``lengths``: name -> token counts (e.g. ``{"reasoning": q.count_tokens(texts, tokenizer), ...}``).
     Introduced in 03_dataset_cleaning.
     """
     from matplotlib.figure import Figure
@@ -55,7 +55,8 @@ def plot_length_histogram(lengths: Mapping[str, "np.typing.ArrayLike"], *, max_s
 def plot_mix_composition(composition: Mapping[str, Mapping[str, int]], *, title: str = "Mixed data set"):
     """Share of each source in the mix, by rows and (when known) by tokens, as 100% bars.
 
-    ``composition``: source -> {"rows": n, "tokens": n} (``qwen3lab.composition(dataset)``).
+    ``composition``: source -> {"rows": n, "tokens": n}, e.g. ``{"reasoning": {"rows": 160, "tokens":
+    45000}, "chat": {"rows": 480, "tokens": 97000}}`` (the tokens bar only when every source has "tokens").
     Introduced in 04_sampling.
     """
     from matplotlib.figure import Figure

@@ -35,6 +35,8 @@ QWEN3_8B = {
     "eos_token_id": 151_645,
     "pad_token_id": 151_654,  # <|vision_pad|>, as set by Unsloth's checkpoint
 }
+#: The sampling defaults of Qwen3-8B's generation_config.json (Qwen's thinking-mode settings).
+QWEN3_8B_GENERATION = {"do_sample": True, "temperature": 0.6, "top_p": 0.95, "top_k": 20}
 TINY_SEED = 3407
 
 
@@ -103,14 +105,19 @@ def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: b
     config_file = out_dir / "config.json"
     if not force and config_file.is_file() and (out_dir / "manifest.json").is_file():
         cached = json.loads(config_file.read_text())
-        if all(cached.get(k) == v for k, v in qcfg.to_diff_dict().items() if k in _SHAPE_KEYS):
+        generation = out_dir / "generation_config.json"
+        sampling = json.loads(generation.read_text()) if generation.is_file() else {}
+        if all(cached.get(k) == v for k, v in qcfg.to_diff_dict().items() if k in _SHAPE_KEYS) and \
+                all(sampling.get(k) == v for k, v in QWEN3_8B_GENERATION.items()):
             return out_dir
     with atomic_dir(out_dir) as tmp:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(TINY_SEED)
             model = Qwen3ForCausalLM(qcfg)
-        model.generation_config.eos_token_id = [QWEN3_8B["eos_token_id"], QWEN3_8B["bos_token_id"]]
-        model.generation_config.pad_token_id = QWEN3_8B["pad_token_id"]
+        # Qwen3-8B's generation_config.json: sampling on, with the thinking mode's settings, so that a
+        # generate() call without sampling arguments behaves as it does on the real model
+        model.generation_config.update(eos_token_id=[QWEN3_8B["eos_token_id"], QWEN3_8B["bos_token_id"]],
+                                       pad_token_id=QWEN3_8B["pad_token_id"], **QWEN3_8B_GENERATION)
         model.save_pretrained(tmp)
         load_qwen3_tokenizer().save_pretrained(tmp)
         _persist_padding_side(tmp / "tokenizer_config.json", "left")

@@ -1,55 +1,113 @@
-"""Guards the one typed config: profiles, env selection, validation and the JSON round-trip that
-every artifact's manifest relies on."""
+"""Guards the one typed config: the profiles are the source's recipe, every field has a meaning,
+a user's TOML file and environment override any field, and a wrong key or type is refused with
+the key and where it came from (a workshop exercise must not fail silently on a typo)."""
 
 import math
 
 import pytest
 
-from qwen3lab.config import PROFILES, TINY_MODEL_NAME, Config, ConfigError, describe, get_config
+from qwen3lab.config import (BUNDLED_HUB, PROFILES, TINY_MODEL_NAME, Config, ConfigError, describe, field_help,
+                             field_names, get_config, show)
 
 
-def test_default_profile_is_tiny_and_offline(monkeypatch):
-    monkeypatch.delenv("QWEN3LAB_PROFILE", raising=False)
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("QWEN3LAB_") and key != "QWEN3LAB_HOME":
+            monkeypatch.delenv(key)
+
+
+def test_default_profile_is_tiny_and_offline():
     cfg = get_config()
-    assert cfg.profile == "tiny"
-    assert cfg.model_name == TINY_MODEL_NAME
-    assert cfg.reasoning_dataset == cfg.chat_dataset == "bundled"
-    assert not cfg.requires_cuda
+    assert cfg.profile == "tiny" and cfg.model_name == TINY_MODEL_NAME and not cfg.requires_cuda
+    assert cfg.reasoning_dataset == str(BUNDLED_HUB / "unsloth" / "OpenMathReasoning-mini")
+    assert cfg.chat_dataset == str(BUNDLED_HUB / "mlabonne" / "FineTome-100k")
 
 
 def test_full_profile_is_the_source_tutorial():
     cfg = PROFILES["full"]
     assert cfg.model_name == "unsloth/Qwen3-8B-unsloth-bnb-4bit"
     assert cfg.reasoning_dataset == "unsloth/OpenMathReasoning-mini" and cfg.reasoning_split == "cot"
-    assert cfg.chat_dataset == "mlabonne/FineTome-100k"
-    assert (cfg.max_seq_length, cfg.load_in_4bit, cfg.dtype) == (8192, True, None)
+    assert cfg.chat_dataset == "mlabonne/FineTome-100k" and cfg.chat_percentage == 0.75
+    assert (cfg.max_seq_length, cfg.load_in_4bit) == (8192, True)
+    assert (cfg.r, cfg.lora_alpha, cfg.lora_dropout, cfg.bias, cfg.random_state) == (32, 32, 0.0, "none", 3407)
+    assert cfg.target_modules == ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     assert (cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps, cfg.warmup_steps) == (2, 4, 5)
     assert (cfg.max_steps, cfg.learning_rate, cfg.optim) == (30, 2e-4, "adamw_8bit")
-    assert (cfg.weight_decay, cfg.lr_scheduler_type, cfg.seed) == (0.01, "linear", 3407)
-    assert cfg.chat_fraction == 0.75 and cfg.report_to == "swanlab"
-    assert cfg.requires_cuda
+    assert (cfg.weight_decay, cfg.lr_scheduler_type, cfg.seed, cfg.report_to) == (0.01, "linear", 3407, "swanlab")
+    assert (cfg.max_new_tokens, cfg.max_new_tokens_thinking) == (256, 1024)
+    assert cfg.requires_cuda and cfg.auto_recipe
 
 
-def test_profiles_differ_only_in_values_not_fields():
-    assert set(PROFILES["tiny"].to_dict()) == set(PROFILES["full"].to_dict())
+def test_every_field_has_a_one_line_meaning():
+    for name in field_names():
+        text = field_help(name)
+        assert text and "\n" not in text, name
+    table = show(PROFILES["full"], "r", "learning_rate")
+    assert list(table.index) == ["r", "learning_rate"] and "rank" in table.loc["r", "meaning"]
+    assert "changed" not in table.columns  # nothing differs from the profile
 
 
-def test_env_selects_profile_and_backend(monkeypatch):
-    monkeypatch.setenv("QWEN3LAB_PROFILE", "full")
-    monkeypatch.setenv("QWEN3LAB_BACKEND", "transformers")
+def test_show_marks_changed_fields_and_refuses_unknown_ones():
+    table = show(get_config(r=8), "r", "lora_alpha")
+    assert table.loc["r", "changed"] == "*" and table.loc["lora_alpha", "changed"] == ""
+    with pytest.raises(ConfigError, match="lora_rank"):
+        show(get_config(), "lora_rank")
+
+
+def test_a_toml_file_overrides_fields_and_may_pick_the_profile(tmp_path, monkeypatch):
+    mine = tmp_path / "my.toml"
+    mine.write_text('profile = "full"\nr = 8\ntarget_modules = ["q_proj", "v_proj"]\ndataset_num_proc = "none"\n')
+    monkeypatch.setenv("QWEN3LAB_CONFIG", str(mine))
     cfg = get_config()
-    assert cfg.profile == "full" and cfg.backend == "transformers"
+    assert cfg.profile == "full" and cfg.r == 8 and cfg.target_modules == ("q_proj", "v_proj")
+    assert cfg.dataset_num_proc is None and cfg.learning_rate == 2e-4  # the rest stays the profile's
 
 
-def test_env_selects_the_unsloth_loader_unless_overridden(monkeypatch):
-    assert get_config("tiny").unsloth_loader == "FastLanguageModel"  # the source tutorial's
-    assert get_config("full").unsloth_loader == "FastModel"  # measured faster on the GPU
-    monkeypatch.setenv("QWEN3LAB_UNSLOTH_LOADER", "FastModel")
-    assert get_config("tiny").unsloth_loader == "FastModel"
-    assert get_config("tiny", unsloth_loader="FastLanguageModel").unsloth_loader == "FastLanguageModel"
-    monkeypatch.setenv("QWEN3LAB_UNSLOTH_LOADER", "FastVision")
-    with pytest.raises(ConfigError, match="unsloth_loader"):
-        get_config("tiny")
+def test_environment_variables_override_the_file_and_keywords_override_both(tmp_path, monkeypatch):
+    mine = tmp_path / "my.toml"
+    mine.write_text("r = 8\nmax_steps = 4\n")
+    monkeypatch.setenv("QWEN3LAB_CONFIG", str(mine))
+    monkeypatch.setenv("QWEN3LAB_R", "16")
+    monkeypatch.setenv("QWEN3LAB_LEARNING_RATE", "1e-3")
+    monkeypatch.setenv("QWEN3LAB_OPTIM", "adamw_torch")  # a bare word is a string
+    monkeypatch.setenv("QWEN3LAB_TRAIN_ON_RESPONSES_ONLY", "false")
+    cfg = get_config(max_steps=2)
+    assert (cfg.r, cfg.max_steps, cfg.learning_rate, cfg.optim) == (16, 2, 1e-3, "adamw_torch")
+    assert cfg.train_on_responses_only is False
+
+
+@pytest.mark.parametrize("text,fragments", [
+    ("lora_rank = 8\n", ["lora_rank", "did you mean 'lora_alpha'", "my.toml"]),
+    ('r = "8"\n', ["r='8'", "expected int", "my.toml"]),
+    ("learning_rate = true\n", ["learning_rate=True", "expected float or int"]),
+    ("[training]\nr = 8\n", ["tables ['training']", "top level"]),
+    ("r = \n", ["not valid TOML"]),
+])
+def test_a_wrong_key_or_type_in_the_file_is_named_with_the_file(tmp_path, monkeypatch, text, fragments):
+    mine = tmp_path / "my.toml"
+    mine.write_text(text)
+    monkeypatch.setenv("QWEN3LAB_CONFIG", str(mine))
+    with pytest.raises(ConfigError) as err:
+        get_config()
+    for fragment in fragments:
+        assert fragment in str(err.value), (fragment, str(err.value))
+
+
+def test_a_missing_file_or_a_wrong_variable_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("QWEN3LAB_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(ConfigError, match="nope.toml: no such file"):
+        get_config()
+    monkeypatch.delenv("QWEN3LAB_CONFIG")
+    monkeypatch.setenv("QWEN3LAB_LORA_RANK", "8")
+    with pytest.raises(ConfigError, match="QWEN3LAB_LORA_RANK"):
+        get_config()
+    monkeypatch.delenv("QWEN3LAB_LORA_RANK")
+    monkeypatch.setenv("QWEN3LAB_MAX_STEPS", "many")
+    with pytest.raises(ConfigError, match="max_steps='many'.*QWEN3LAB_MAX_STEPS"):
+        get_config()
 
 
 def test_unknown_profile_names_the_choices(monkeypatch):
@@ -64,24 +122,17 @@ def test_round_trip_through_json(tmp_path):
     assert Config.load(tmp_path / "config.json") == cfg
 
 
-def test_unknown_field_is_named(tmp_path):
-    with pytest.raises(ConfigError, match="lora_rank"):
-        get_config("tiny", lora_rank=8)
-    with pytest.raises(ConfigError, match="lora_rank"):
-        Config.from_dict({**Config().to_dict(), "lora_rank": 8})
-
-
 @pytest.mark.parametrize("bad", [-0.1, 1.5, math.nan, "0.5"])
-def test_chat_fraction_out_of_range_is_refused(bad):
-    with pytest.raises(ConfigError, match="chat_fraction"):
-        Config(chat_fraction=bad)
+def test_chat_percentage_out_of_range_is_refused(bad):
+    with pytest.raises(ConfigError, match="chat_percentage"):
+        Config(chat_percentage=bad)
 
 
-@pytest.mark.parametrize("field,value", [("max_seq_length", 0), ("r", -8), ("max_steps", 1.5),
-                                         ("length_policy", "ignore"), ("backend", "jax"),
-                                         ("unsloth_loader", "FastVisionModel"), ("keep_dequantized", "auto"),
-                                         ("keep_dequantized", 1), ("fp8_frozen", None), ("fp8_frozen", "yes"), ("pad_to_multiple_of", 0),
-                                         ("pad_to_multiple_of", True)])
+@pytest.mark.parametrize("field,value", [("max_seq_length", 0), ("r", -8), ("max_steps", 1.5), ("r", True),
+                                         ("length_policy", "ignore"), ("unsloth_loader", "FastVisionModel"),
+                                         ("keep_dequantized", "auto"), ("keep_dequantized", 1), ("fp8_frozen", None),
+                                         ("pad_to_multiple_of", 0), ("pad_to_multiple_of", True),
+                                         ("report_to", "wandb"), ("target_modules", "q_proj")])
 def test_invalid_values_are_refused_with_the_field_name(field, value):
     with pytest.raises(ConfigError, match=field):
         Config(**{field: value})

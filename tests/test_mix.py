@@ -1,143 +1,82 @@
-"""Guards the mix of notebook 04 and the "mixed" stage that notebook 05 trains on.
+"""Guards the mix counts of notebook 04: the source tutorial's formula and the corrected one.
 
-Fails when the counts stop following the source tutorial's rule (every reasoning row, chat rows
-to match the fraction; the other way round when chat rows run out); when a bad ratio (-0.1,
-1.5, NaN, a string, a bool) is accepted or 0 and 1 stop meaning all-reasoning / all-chat; when
-the same seed stops giving the same rows; when the mixed set loses ``text``, ``conversations``
-or ``source``; when ``load_mixed`` gives back anything but what was saved; and when a refused
-or interrupted save leaves a partial artifact.
+Fails when the source's formula stops giving what its code gives (int(19,252 x 0.25) = 4,813
+chat rows, 20% chat at chat_percentage 0.75: unslothai/notebooks issue 38); when the corrected
+formula stops giving the share asked for (57,756 chat rows, 75%, at full size; every chat row and
+fewer reasoning rows when the chat rows run out, as with the bundled 240 + 480); when 0 and 1 stop
+meaning only reasoning / only chat; when a bad value (-0.1, 1.5, NaN, a string, a bool) or sets
+too small to mix are accepted; and when the notebook's pandas recipe on text-only rows, fed the
+corrected counts, stops giving that share.
 """
 
 from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
-from datasets import Dataset
 
 import qwen3lab as q
+from qwen3lab.data.mix import Mix
 
 
-def cleaned(n: int, source: str, *, with_tokens: bool = True) -> Dataset:
-    rows = {
-        "text": [f"<|im_start|>user\n{source} {i}<|im_end|>\n" for i in range(n)],
-        "conversations": [[{"role": "user", "content": f"{source} {i}"}, {"role": "assistant", "content": "a"}]
-                          for i in range(n)],
-        "extra": list(range(n)),
-    }
-    if with_tokens:
-        rows["n_tokens"] = [10 + i for i in range(n)]
-    return Dataset.from_dict(rows)
+def test_source_formula_gives_20_percent_at_full_size():
+    source, _ = q.mix_counts(19_252, 100_000, 0.75)
+    assert source == Mix(19_252, 4_813) and source.total == 24_065
+    assert round(source.chat_share, 4) == 0.2
 
 
-@pytest.mark.parametrize("n_reasoning, n_chat, fraction, expected", [
-    (19_252, 100_000, 0.75, (19_252, 57_756)),  # the source tutorial at full size
-    (19_252, 100_000, 0.25, (19_252, 6_417)),   # Unsloth's later notebook
-    (240, 480, 0.75, (160, 480)),               # not enough chat rows: all of them, fewer reasoning rows
-    (100, 1000, 0.6, (100, 150)),               # 0.6 / 0.4 is 1.4999999999999998 in floating point
-    (100, 1000, 0.5, (100, 100)),
-    (100, 1000, 0.0, (100, 0)),                 # legal: all reasoning
-    (100, 1000, 1.0, (0, 1000)),                # legal: all chat
-    (100, 1000, 1, (0, 1000)),
+def test_corrected_formula_gives_75_percent_at_full_size():
+    _, corrected = q.mix_counts(19_252, 100_000, 0.75)
+    assert corrected == Mix(19_252, 57_756) and corrected.chat <= 100_000
+    assert corrected.chat_share == 0.75
+
+
+@pytest.mark.parametrize("n_reasoning, n_chat, p, source, corrected", [
+    (240, 480, 0.75, (240, 60), (160, 480)),         # the bundled sets: not enough chat rows for 0.75
+    (19_252, 100_000, 0.25, (19_252, 14_439), (19_252, 6_417)),  # Unsloth's later notebook
+    (100, 1000, 0.6, (100, 40), (100, 150)),         # 0.6 / 0.4 is 1.4999999999999998 in floating point
+    (100, 1000, 0.5, (100, 50), (100, 100)),
+    (100, 1000, 0.0, (100, 100), (100, 0)),          # legal: only reasoning (the source's formula: 50% chat)
+    (100, 1000, 1.0, (100, 0), (0, 1000)),           # legal: only chat (the source's formula: none)
+    (100, 1000, 1, (100, 0), (0, 1000)),             # an int is a number too
 ])
-def test_mix_counts(n_reasoning, n_chat, fraction, expected):
-    assert q.mix_counts(n_reasoning, n_chat, fraction) == expected
+def test_counts(n_reasoning, n_chat, p, source, corrected):
+    assert q.mix_counts(n_reasoning, n_chat, p) == (Mix(*source), Mix(*corrected))
 
 
-@pytest.mark.parametrize("bad", [-0.1, 1.5, math.nan, math.inf, "0.75", None, True, [0.5]])
-def test_bad_ratios(bad):
-    with pytest.raises(q.DataError, match="chat_fraction"):
+def test_corrected_share_holds_to_the_row():
+    for p in (0.1, 0.25, 0.5, 0.75, 0.9):
+        for n_reasoning, n_chat in ((19_252, 100_000), (240, 480), (1000, 50)):
+            mix = q.mix_counts(n_reasoning, n_chat, p)[1]
+            assert mix.reasoning <= n_reasoning and mix.chat <= n_chat
+            assert abs(mix.chat_share - p) < 1 / min(mix.chat, mix.reasoning)
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, math.nan, "0.75", True, None])
+def test_bad_percentage_is_refused(bad):
+    with pytest.raises(q.DataError, match="chat_percentage"):
         q.mix_counts(10, 10, bad)
-    with pytest.raises(q.DataError, match="chat_fraction"):
-        q.mix_datasets(cleaned(4, "reasoning"), cleaned(4, "chat"), chat_fraction=bad)
 
 
-@pytest.mark.parametrize("n_reasoning, n_chat, fraction", [(1, 0, 0.5), (0, 0, 0.0), (0, 5, 0.0), (5, 0, 1.0),
-                                                           (1, 1000, 0.25)])
-def test_too_few_rows(n_reasoning, n_chat, fraction):
-    with pytest.raises(q.DataError, match="too few rows"):
-        q.mix_counts(n_reasoning, n_chat, fraction)
+@pytest.mark.parametrize("n_reasoning, n_chat, p", [(0, 0, 0.5), (1, 1, 0.9), (0, 10, 0.5), (10, 0, 0.5)])
+def test_too_few_rows_to_mix(n_reasoning, n_chat, p):
+    with pytest.raises(q.DataError, match="too few rows to mix"):
+        q.mix_counts(n_reasoning, n_chat, p)
 
 
-def test_mix_datasets():
-    reasoning, chat = cleaned(30, "reasoning"), cleaned(200, "chat")
-    mixed = q.mix_datasets(reasoning, chat, chat_fraction=0.75, seed=3407)
-    assert mixed.column_names == ["text", "conversations", "n_tokens", "source"]
-    assert q.composition(mixed) == {"reasoning": {"rows": 30, "tokens": sum(range(10, 40))},
-                                    "chat": {"rows": 90, "tokens": sum(mixed.filter(
-                                        lambda r: r["source"] == "chat")["n_tokens"])}}
-    for row in mixed:  # every row is a row of its source, unchanged
-        source = reasoning if row["source"] == "reasoning" else chat
-        i = int(row["conversations"][0]["content"].split()[1])
-        assert (row["text"], row["conversations"], row["n_tokens"]) == (source[i]["text"], source[i]["conversations"],
-                                                                 source[i]["n_tokens"])
-    assert mixed["source"][:20] != sorted(mixed["source"][:20])  # shuffled
+def test_notebook_recipe_on_text_only_rows():
+    """04's cells: pandas sample + concat with the corrected counts, on lists of texts only."""
+    from datasets import Dataset
 
-
-def test_same_seed_same_rows():
-    reasoning, chat = cleaned(30, "reasoning"), cleaned(200, "chat")
-    a = q.mix_datasets(reasoning, chat, seed=1)
-    assert q.same_rows(a, q.mix_datasets(reasoning, chat, seed=1))
-    assert not q.same_rows(a, q.mix_datasets(reasoning, chat, seed=2))
-
-
-def test_edge_fractions_give_one_source():
-    reasoning, chat = cleaned(5, "reasoning"), cleaned(7, "chat")
-    assert set(q.mix_datasets(reasoning, chat, chat_fraction=0)["source"]) == {"reasoning"}
-    assert set(q.mix_datasets(reasoning, chat, chat_fraction=1)["source"]) == {"chat"}
-
-
-def test_columns():
-    reasoning, chat = cleaned(5, "reasoning"), cleaned(15, "chat", with_tokens=False)
-    assert q.mix_datasets(reasoning, chat).column_names == ["text", "conversations", "source"]
-    with pytest.raises(q.DataError, match=r"\['text'\] missing.*notebook 03"):
-        q.mix_datasets(reasoning.remove_columns("text"), chat)
-    with pytest.raises(q.DataError, match="columns do not match"):
-        q.mix_datasets(reasoning, chat.remove_columns("conversations").add_column("conversations", ["x"] * 15))
-    with pytest.raises(q.DataError, match="seed"):
-        q.mix_datasets(reasoning, chat, seed="3407")
-
-
-# -- the "mixed" stage -------------------------------------------------------------------------------------
-
-
-def test_save_and_load_mixed(home):
-    cfg = q.get_config("tiny")
-    with pytest.raises(q.MissingArtifactError, match="04_sampling"):
-        q.load_mixed()
-    mixed = q.mix_datasets(cleaned(30, "reasoning"), cleaned(200, "chat"))
-    out_dir = q.save_mixed(mixed, cfg, extra={"chat_fraction": 0.75})
-    assert out_dir == q.stage_dir("mixed") and sorted(p.name for p in out_dir.iterdir()) == ["dataset", "manifest.json"]
-    back = q.load_mixed()
-    assert q.same_rows(back, mixed) and back.to_list() == mixed.to_list()
-    manifest = q.read_manifest("mixed")
-    assert manifest["rows"] == 120 and manifest["composition"]["chat"]["rows"] == 90
-    assert manifest["chat_share"] == 0.75 and manifest["chat_fraction"] == 0.75
-
-
-def test_save_mixed_refuses_bad_data_and_writes_nothing(home):
-    cfg = q.get_config("tiny")
-    mixed = q.mix_datasets(cleaned(3, "reasoning"), cleaned(9, "chat"))
-    for bad, words in ((mixed.remove_columns("source"), r"\['source'\] missing"),
-                       (mixed.select([]), "no rows"),
-                       (mixed.map(lambda r: {"source": "web"}), "values \\['web'\\]"),
-                       ([{"text": "x"}], "expected a datasets.Dataset")):
-        with pytest.raises(q.DataError, match=words):
-            q.save_mixed(bad, cfg)
-        assert not home.exists() or not any(home.rglob("*"))
-
-
-def test_interrupted_save_keeps_the_previous_mix(home):
-    cfg = q.get_config("tiny")
-    first = q.mix_datasets(cleaned(3, "reasoning"), cleaned(9, "chat"))
-    q.save_mixed(first, cfg)
-
-    class Broken:
-        def savefig(self, *args, **kwargs):
-            raise KeyboardInterrupt
-
-    second = q.mix_datasets(cleaned(4, "reasoning"), cleaned(12, "chat"))
-    with pytest.raises(KeyboardInterrupt):
-        q.save_mixed(second, cfg, figures={"mix.png": Broken()})
-    assert q.same_rows(q.load_mixed(), first)
-    assert sorted(p.name for p in q.stage_dir("mixed").parent.iterdir()) == ["mixed"]
+    reasoning_conversations = [f"reasoning {i}" for i in range(240)]
+    non_reasoning_conversations = [f"chat {i}" for i in range(480)]
+    _, corrected = q.mix_counts(len(reasoning_conversations), len(non_reasoning_conversations), 0.75)
+    reasoning_subset = pd.Series(reasoning_conversations).sample(corrected.reasoning, random_state=2407)
+    non_reasoning_subset = pd.Series(non_reasoning_conversations).sample(corrected.chat, random_state=2407)
+    data = pd.concat([pd.Series(reasoning_subset), pd.Series(non_reasoning_subset)])
+    data.name = "text"
+    combined_dataset = Dataset.from_pandas(pd.DataFrame(data)).shuffle(seed=3407)
+    texts = combined_dataset["text"]
+    assert len(texts) == 640 and len(set(texts)) == 640
+    assert sum(t.startswith("chat") for t in texts) / len(texts) == 0.75

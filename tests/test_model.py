@@ -7,7 +7,7 @@ import pytest
 
 from qwen3lab.config import get_config
 from qwen3lab.model import (TOKEN_ROLES, added_tokens_table, architecture_facts, architecture_table,
-                            count_parameters, decoder_layers, load_model, lora_target_modules,
+                            count_parameters, decoder_layers, lora_target_modules, model_source,
                             lora_targets_table, parameter_table, qwen3_8b_skeleton, structure_table,
                             tokenizer_facts)
 from qwen3lab.tiny import QWEN3_8B, tiny_qwen3_config
@@ -18,9 +18,13 @@ TINY_PARAMETERS = 19_546_496
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory, monkeypatch_module):
-    """The tiny profile through ``load_model``: 4-bit, with whichever backend this process bootstrapped."""
+    """The tiny profile as the notebooks load it: Unsloth's FastLanguageModel, 4-bit."""
+    from unsloth import FastLanguageModel
+
     monkeypatch_module.setenv("QWEN3LAB_HOME", str(tmp_path_factory.mktemp("home")))
-    return load_model(get_config("tiny"))
+    cfg = get_config("tiny")
+    return FastLanguageModel.from_pretrained(model_name=model_source(cfg), max_seq_length=cfg.max_seq_length,
+                                             dtype=None, load_in_4bit=cfg.load_in_4bit)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +84,9 @@ def test_lora_targets_are_the_seven_4bit_linears(loaded):
     assert table.loc["k_proj", "shape"] == "64 → 32" and table.loc["k_proj", "lora_params"] == 2 * 32 * (64 + 32)
 
 
-def test_load_model_pads_left(loaded):
+def test_the_tokenizer_pads_with_unsloths_pad_token(loaded):
     _, tokenizer = loaded
-    assert tokenizer.padding_side == "left" and tokenizer.pad_token_id == 151_654
+    assert tokenizer.pad_token == "<|vision_pad|>" and tokenizer.pad_token_id == 151_654
 
 
 def test_structure_table_folds_layers(loaded):
@@ -153,7 +157,8 @@ def test_tokenizer_facts_and_added_tokens(loaded):
     assert facts["vocab_size"] == 151_643 and facts["len(tokenizer)"] == 151_669 and facts["added_tokens"] == 26
     assert (facts["eos_token"], facts["eos_token_id"]) == ("<|im_end|>", 151_645)
     assert (facts["bos_token"], facts["unk_token"], facts["has_chat_template"]) == (None, None, True)
-    assert "model_max_length" not in facts  # differs between backends: never in a checked cell
+    assert facts["is_fast"] and facts["truncation_side"] == "right"
+    assert "model_max_length" not in facts and "padding_side" not in facts  # the loader's: never in a checked cell
     table = added_tokens_table(tokenizer)
     assert list(table.index) == list(range(151_643, 151_669))
     assert set(table["token"]) == set(TOKEN_ROLES)  # every added token has a role

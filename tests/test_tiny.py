@@ -49,6 +49,10 @@ def test_tiny_model_is_qwen3_shaped_and_deterministic(tmp_path):
     assert config["num_attention_heads"] > config["num_key_value_heads"]  # grouped-query attention
     assert config["tie_word_embeddings"] is False
     assert (config["eos_token_id"], config["pad_token_id"]) == (151_645, 151_654)
+    generation = json.loads((first / "generation_config.json").read_text())  # as Qwen3-8B's: samples
+    assert {k: generation[k] for k in ("do_sample", "temperature", "top_p", "top_k")} == \
+        {"do_sample": True, "temperature": 0.6, "top_p": 0.95, "top_k": 20}
+    assert generation["eos_token_id"] == [151_645, 151_643]
     from transformers import AutoTokenizer
 
     assert AutoTokenizer.from_pretrained(first).padding_side == "left"  # as Unsloth's Qwen3-8B

@@ -1,8 +1,7 @@
-"""Guards training (05_lora_training): the loss covers the assistant's tokens only, exactly where
-Unsloth's masking puts it; a data set or batch with nothing to learn fails loudly; LoRA's trainable
-parameters match the formula; SwanLab never stops a run (no login, a bad SWANLAB_PROJECT, not
-installed); and on both backends the same seed gives the same losses and a run killed mid-way
-resumes from its checkpoint to the same final loss."""
+"""Guards training (05_lora_training): the checks around SFTTrainer count and show the trained
+tokens right and refuse data with nothing to learn; LoRA's trainable parameters match the formula;
+and with the notebook's own upstream calls (Unsloth, TRL) the same seed gives the same losses and a
+run killed mid-way resumes from its checkpoint to the same final loss."""
 
 import json
 import os
@@ -10,17 +9,17 @@ import signal
 import subprocess
 import sys
 import textwrap
+from types import SimpleNamespace
 
 import pytest
 
 from conftest import ROOT
-from qwen3lab.backend import response_only_labels
-from qwen3lab.config import get_config
+from qwen3lab.model import expected_lora_parameters
 from qwen3lab.tiny import QWEN3_8B, load_qwen3_tokenizer
-from qwen3lab.train import (RESPONSE_PART, NoTrainableTokensError, TrainableBatches, expected_lora_parameters,
-                            loss_summary, require_responses, start_swanlab, swanlab_report_to, tokenize_text)
+from qwen3lab.train import (METRICS, NoTrainableTokensError, checkpoints, log_table, logged, loss_summary,
+                            masked_example, require_trainable, trained_tokens)
 
-SEVEN = ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+SEVEN = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 @pytest.fixture(scope="module")
@@ -28,87 +27,52 @@ def tokenizer():
     return load_qwen3_tokenizer()
 
 
-def _render(tokenizer, messages, thinking):
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=False,
-                                         enable_thinking=thinking)
-
-
-CONVERSATIONS = [
-    ([{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "<think>\nadd\n</think>\n\n4"}], True),
-    ([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}], False),
-    ([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "One?"},
-      {"role": "assistant", "content": "1"}, {"role": "user", "content": "Two?"},
-      {"role": "assistant", "content": "2"}], False),
-]
-
-
-# -- response-only labels ---------------------------------------------------------------------------
-
-
-def test_labels_keep_the_reply_and_its_end_token(tokenizer):
-    text = _render(tokenizer, *CONVERSATIONS[1])
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    response = tokenizer(RESPONSE_PART, add_special_tokens=False)["input_ids"]
-    labels = response_only_labels(ids, response, tokenizer.eos_token_id)
-    kept = tokenizer.decode([t for t, label in zip(ids, labels) if label != -100])
-    assert kept == "<think>\n\n</think>\n\nHello!<|im_end|>"
-    assert labels[-1] == -100  # the newline after <|im_end|> belongs to no turn
-
-
-def test_labels_of_a_truncated_reply_run_to_the_end():
-    assert response_only_labels([7, 1, 2, 3, 4], [1, 2], end_id=9) == [-100, -100, -100, 3, 4]
-    assert response_only_labels([7, 8, 9], [1, 2], end_id=9) == [-100, -100, -100]
-
-
-def test_labels_match_unsloths_train_on_responses_only(tokenizer):
-    """The transformers backend's mask is Unsloth's, token for token, on the Qwen3 template."""
-    pytest.importorskip("unsloth_zoo")
-    from unsloth_zoo.dataset_utils import train_on_responses_only
-
-    mask = train_on_responses_only(None, instruction_part="<|im_start|>user\n", response_part=RESPONSE_PART,
-                                   tokenizer=tokenizer, return_function=True)
-    response = tokenizer(RESPONSE_PART, add_special_tokens=False)["input_ids"]
-    for messages, thinking in CONVERSATIONS:
-        ids = tokenizer(_render(tokenizer, messages, thinking), add_special_tokens=False)["input_ids"]
-        for row in (ids, ids[:-6]):  # whole, and truncated inside the last reply
-            ours = response_only_labels(row, response, tokenizer.eos_token_id)
-            assert ours == mask({"input_ids": [row]})["labels"][0]
-
-
-def test_rows_without_a_reply_fail_before_training(tokenizer):
+def _trainer(tokenizer, rows):
+    """What the checks read of an SFTTrainer: its (masked) data set and its tokenizer."""
     from datasets import Dataset
 
-    prompts = Dataset.from_list([{"text": _render(tokenizer, [{"role": "user", "content": "hi"}], False)}] * 3)
-    with pytest.raises(NoTrainableTokensError, match=r"none of the 3 rows has an assistant reply.*notebook 04"):
-        require_responses(tokenize_text(prompts, tokenizer), tokenizer)
+    return SimpleNamespace(train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
 
 
-def test_rows_longer_than_max_length_are_cut_and_counted(tokenizer, capsys):
-    """make_trainer tokenizes with ``max_length=cfg.max_seq_length``: no row reaches the model longer
-    (Unsloth's GPU trainer does not cut pre-tokenized rows of padded batches itself)."""
-    from datasets import Dataset
-
-    long, short = (_render(tokenizer, [{"role": "user", "content": "count"},
-                                       {"role": "assistant", "content": " ".join(["one"] * n)}], False)
-                   for n in (200, 3))
-    whole = tokenize_text(Dataset.from_list([{"text": long}, {"text": short}]), tokenizer)["input_ids"]
-    assert len(whole[0]) > 64 > len(whole[1])
-    cut = tokenize_text(Dataset.from_list([{"text": long}, {"text": short}]), tokenizer, max_length=64)["input_ids"]
-    assert cut == [whole[0][:64], whole[1]]
-    assert "cut 1 of 2 rows to their first 64 tokens" in capsys.readouterr().out
+def _row(tokenizer, prompt: str, reply: str | None):
+    """A tokenized row, masked as train_on_responses_only does: only the reply is trained."""
+    messages = [{"role": "user", "content": prompt}] + ([{"role": "assistant", "content": reply}] if reply else [])
+    ids = tokenizer(tokenizer.apply_chat_template(messages, tokenize=False, enable_thinking=False))["input_ids"]
+    start = len(tokenizer(tokenizer.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True,
+                                                        enable_thinking=False))["input_ids"]) if reply else len(ids)
+    return {"input_ids": ids, "labels": [-100] * start + ids[start:]}
 
 
-def test_a_batch_with_no_trainable_label_raises():
-    import torch
+def test_masked_example_shows_the_trained_part_in_order(tokenizer):
+    trainer = _trainer(tokenizer, [_row(tokenizer, "Hi", "Hello!")])
+    example = masked_example(trainer, 0)
+    assert example["trained"] == "Hello!<|im_end|>\n"
+    assert [trained for trained, _ in example["spans"]] == [False, True]
+    assert example["spans"][0][1].endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert example["trained_tokens"] == len(tokenizer("Hello!<|im_end|>\n")["input_ids"]) < example["tokens"]
 
-    collate = TrainableBatches(lambda rows: {"labels": torch.full((len(rows), 4), -100)})
-    with pytest.raises(NoTrainableTokensError, match="a batch of 2 rows has no trainable label"):
-        collate([{}, {}])
-    ok = TrainableBatches(lambda rows: {"labels": torch.tensor([[-100, 5]])})
-    assert ok([{}])["labels"].tolist() == [[-100, 5]]
+
+def test_rows_without_a_trained_token_are_dropped_and_counted(tokenizer, capsys):
+    trainer = _trainer(tokenizer, [_row(tokenizer, "Hi", "Hello!"), _row(tokenizer, "Hi", None),
+                                   _row(tokenizer, "2+2?", "4")])
+    counts = require_trainable(trainer)
+    assert counts["rows"] == 2 and counts["dropped"] == 1 and len(trainer.train_dataset) == 2
+    assert counts["trained_tokens"] == sum(trained_tokens(trainer.train_dataset))
+    assert "dropping 1 of 3 rows" in capsys.readouterr().out
 
 
-# -- parameters, summaries ----------------------------------------------------------------------------
+def test_a_data_set_with_nothing_to_learn_is_refused_with_the_fix(tokenizer):
+    trainer = _trainer(tokenizer, [_row(tokenizer, "Hi", None)] * 3)
+    with pytest.raises(NoTrainableTokensError, match="all 3 rows.*chat template"):
+        require_trainable(trainer)
+
+
+def test_unmasked_rows_train_every_token(tokenizer):
+    row = _row(tokenizer, "Hi", "Hello!")
+    trainer = _trainer(tokenizer, [{"input_ids": row["input_ids"]}])
+    assert masked_example(trainer, 0)["trained_tokens"] == len(row["input_ids"])
+    with pytest.raises(KeyError, match="train_on_responses_only"):
+        trained_tokens(trainer.train_dataset)
 
 
 def test_lora_formula_gives_the_source_count_for_qwen3_8b():
@@ -118,66 +82,57 @@ def test_lora_formula_gives_the_source_count_for_qwen3_8b():
         expected_lora_parameters(QWEN3_8B, 32, ["lm_head"])
 
 
-def test_loss_summary_compares_first_and_last_steps():
-    history = [{"loss": 10.0 - i, "step": i + 1} for i in range(10)] + [{"train_loss": 5.0, "step": 10}]
+def test_loss_summary_and_log_table():
+    history = [{"loss": 10.0 - i, "grad_norm": 0.5, "step": i + 1} for i in range(10)] + [{"train_loss": 5.0, "step": 10}]
     summary = loss_summary(history, window=3)
     assert summary["first"] == 9.0 and summary["last"] == 2.0 and summary["drop"] == 7.0
     with pytest.raises(ValueError, match="only 10 losses"):
         loss_summary(history, window=6)
+    assert list(log_table(history).index) == list(range(1, 11))
+    assert logged(history, "grad_norm")[0] == (1, 0.5)
+    assert set(METRICS) >= {"loss", "grad_norm", "learning_rate"} and "10" in METRICS["grad_norm"]
 
 
-# -- SwanLab never stops a run ------------------------------------------------------------------------
+def test_checkpoints_are_listed_in_step_order(tmp_path):
+    for step in (10, 5, 15):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "checkpoint-last").mkdir()
+    assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-5", "checkpoint-10", "checkpoint-15"]
 
 
-def test_swanlab_cloud_without_login_logs_offline_under_the_artifacts_root(home, tmp_path, monkeypatch, capsys):
-    pytest.importorskip("swanlab")
-    import swanlab
-
-    monkeypatch.setenv("HOME", str(tmp_path / "nobody"))  # no stored API key
-    monkeypatch.delenv("SWANLAB_API_KEY", raising=False)
-    monkeypatch.setenv("SWANLAB_PROJECT", "my-project")  # swanlab 0.10.3 alone fails to parse this
-    monkeypatch.chdir(tmp_path)
-    log_dir = start_swanlab(get_config("tiny", swanlab_mode="cloud"), name="test")
-    try:
-        assert log_dir == home.resolve() / "swanlog"
-        swanlab.log({"train/loss": 1.0}, step=1)
-    finally:
-        swanlab.finish()
-    assert "logging offline instead" in capsys.readouterr().out
-    assert any(log_dir.glob("run-*")) and not (tmp_path / "swanlog").exists()
-    assert os.environ["SWANLAB_PROJECT"] == "my-project"
-
-
-def test_report_to_falls_back_to_none_without_swanlab(monkeypatch, capsys):
-    import importlib.util
-
-    real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "swanlab" else real(name, *a))
-    assert swanlab_report_to(get_config("tiny")) == "none"
-    assert "SwanLab is not installed" in capsys.readouterr().out
-    assert swanlab_report_to(get_config("tiny", report_to="none")) == "none"
-
-
-# -- the pipeline on the tiny model, both backends ------------------------------------------------------
+# -- the notebook's calls, killed and resumed ---------------------------------------------------------
 
 _RUN = """
-import json, os, signal
+import json, os, shutil, signal
 import qwen3lab as q
 from datasets import Dataset
 from transformers import TrainerCallback
+from trl import SFTConfig, SFTTrainer
+from unsloth import FastLanguageModel
+from unsloth.chat_templates import train_on_responses_only
 
 MODE = "__MODE__"
-cfg = q.get_config("tiny", max_steps=6, save_steps=3, warmup_steps=2, gradient_accumulation_steps=2,
-                   report_to="none")
-model, tokenizer = q.load_model(cfg)
-model = q.add_lora(model, cfg)
+cfg = q.get_config("tiny", max_steps=6, save_steps=3, warmup_steps=2, gradient_accumulation_steps=2)
+model, tokenizer = FastLanguageModel.from_pretrained(model_name=q.model_source(cfg), max_seq_length=cfg.max_seq_length,
+                                                     dtype=None, load_in_4bit=cfg.load_in_4bit)
+model = FastLanguageModel.get_peft_model(model, r=cfg.r, target_modules=list(cfg.target_modules),
+                                         lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, bias=cfg.bias,
+                                         use_gradient_checkpointing=cfg.use_gradient_checkpointing,
+                                         random_state=cfg.random_state, use_rslora=False, loftq_config=None)
 rows = []
 for i in range(8):
     thinking = i % 2 == 0
     reply = f"<think>\\n{i} and {i} make {2 * i}\\n</think>\\n\\n{2 * i}" if thinking else f"{2 * i}."
     messages = [{"role": "user", "content": f"{i}+{i}?"}, {"role": "assistant", "content": reply}]
-    rows.append({"text": q.render_chat(tokenizer, messages, enable_thinking=thinking, add_generation_prompt=False)})
-trainer = q.make_trainer(model, tokenizer, Dataset.from_list(rows), cfg)
+    rows.append({"text": tokenizer.apply_chat_template(messages, tokenize=False, enable_thinking=thinking)})
+out = q.stage_dir("run")
+args = SFTConfig(dataset_text_field="text", per_device_train_batch_size=cfg.per_device_train_batch_size,
+                 gradient_accumulation_steps=cfg.gradient_accumulation_steps, warmup_steps=cfg.warmup_steps,
+                 max_steps=cfg.max_steps, learning_rate=cfg.learning_rate, logging_steps=1, optim=cfg.optim,
+                 weight_decay=cfg.weight_decay, lr_scheduler_type=cfg.lr_scheduler_type, seed=cfg.seed,
+                 report_to="none", output_dir=str(out), save_steps=cfg.save_steps, max_length=cfg.max_seq_length)
+trainer = SFTTrainer(model=model, tokenizer=tokenizer, train_dataset=Dataset.from_list(rows), args=args)
+trainer = train_on_responses_only(trainer, instruction_part=q.INSTRUCTION_PART, response_part=q.RESPONSE_PART)
 
 class Interrupt(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
@@ -188,13 +143,12 @@ class Interrupt(TrainerCallback):
             os.kill(os.getpid(), signal.SIGKILL)  # as a crash or a closed laptop: no cleanup
 
 trainer.add_callback(Interrupt())
-result = q.train(trainer, cfg, resume_from_checkpoint=True if MODE == "resume" else None)
-trainable, total = q.trainable_parameters(model)
-print(json.dumps({"backend": q.BACKEND, "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
-                  "trainable": trainable, "expected": q.expected_lora_parameters(model.config, cfg.r,
-                                                                                 q.lora_target_modules(model)),
-                  "checkpoints": [p.name for p in q.checkpoints()]}))
-"""
+trainer.train(resume_from_checkpoint=True if MODE == "resume" else None)
+trainable, total = model.get_nb_trainable_parameters()
+print(json.dumps({"losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
+                  "trainable": trainable, "expected": q.expected_lora_parameters(model.config, cfg.r, SEVEN),
+                  "checkpoints": [p.name for p in q.checkpoints(out)]}))
+""".replace("SEVEN", repr(SEVEN))
 
 
 def _run(mode: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -211,14 +165,10 @@ def _logged(proc) -> dict[int, float]:
             (line.split() for line in proc.stdout.splitlines() if line.startswith("LOSS "))}
 
 
-@pytest.mark.parametrize("backend", ["unsloth", "transformers"])
-def test_same_seed_same_losses_and_a_killed_run_resumes_to_the_same_loss(backend, tmp_path):
-    if backend == "unsloth":
-        pytest.importorskip("unsloth")
-    env = {"QWEN3LAB_BACKEND": backend, "QWEN3LAB_PROFILE": "tiny"}
+def test_same_seed_same_losses_and_a_killed_run_resumes_to_the_same_loss(tmp_path):
+    env = {"QWEN3LAB_PROFILE": "tiny"}
     whole = _run("whole", {**env, "QWEN3LAB_HOME": str(tmp_path / "a")})
     result = json.loads(whole.stdout.splitlines()[-1])
-    assert result["backend"] == backend
     assert result["trainable"] == result["expected"] == 77_824  # 2 layers x 38,912 at r=32
     assert result["checkpoints"] == ["checkpoint-3", "checkpoint-6"]
 
@@ -229,5 +179,6 @@ def test_same_seed_same_losses_and_a_killed_run_resumes_to_the_same_loss(backend
 
     resumed = json.loads(_run("resume", {**env, "QWEN3LAB_HOME": str(tmp_path / "b")}).stdout.splitlines()[-1])
     assert len(resumed["losses"]) == 6
-    assert resumed["losses"][-1] == pytest.approx(result["losses"][-1], abs=1e-4)
-    assert resumed["losses"][3:] == pytest.approx(result["losses"][3:], abs=1e-4)
+    # Unsloth trains in bfloat16 on this CPU (dtype=None): the resumed steps agree to 2e-4 at a loss of
+    # 11.5 (1.7e-5 relative, measured), far below a step's own change (about 0.1)
+    assert resumed["losses"][3:] == pytest.approx(result["losses"][3:], rel=1e-4)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make test-gpu`: every notebook under nbval, with the Unsloth backend, on a CUDA GPU.
+# `make test-gpu`: every notebook under nbval, with Unsloth, on a CUDA GPU.
 #
 # PROFILE=full with the Hub (or a pre-filled cache) runs the real Qwen3-8B: the notebooks are
 # executed and their assert cells must pass (the stored outputs of checked cells are the tiny
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
-export QWEN3LAB_BACKEND=unsloth UNSLOTH_AUTO_INSTALL=0 TOKENIZERS_PARALLELISM=false
+export UNSLOTH_AUTO_INSTALL=0 TOKENIZERS_PARALLELISM=false
 export QWEN3LAB_HOME=${QWEN3LAB_HOME:-$PWD/artifacts-gpu}
 REPORT=${REPORT:-$QWEN3LAB_HOME/../gpu-report.txt}
 
@@ -22,11 +22,11 @@ if importlib.util.find_spec("unsloth") is None:
     sys.exit("make test-gpu needs Unsloth: pip install --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9")
 wanted = sys.argv[1]
 if wanted == "full":
-    from qwen3lab.backend import BackendError, check_model_reachable
     from qwen3lab.config import get_config
+    from qwen3lab.machine import MachineError, check_model_reachable
     try:
         check_model_reachable(get_config("full").model_name)
-    except BackendError as err:
+    except MachineError as err:
         print(f"full profile unavailable ({err}); using the tiny model in 4-bit", file=sys.stderr)
         wanted = "tiny"
 print(wanted)
@@ -34,6 +34,7 @@ PY
 )
 export QWEN3LAB_PROFILE=$profile
 rm -rf "$QWEN3LAB_HOME"
+mkdir -p "$QWEN3LAB_HOME"  # the report is written beside it, through ..
 # tiny: nbval compares checked cells; full, or QWEN3LAB_UNSLOTH_LOADER set (the stored outputs
 # come from the tiny profile's own loader): the notebooks are executed and their asserts must pass
 run_one() {
@@ -45,7 +46,7 @@ nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > /tmp
 smi=$!
 trap 'kill $smi 2>/dev/null || true' EXIT
 {
-  echo "profile=$profile backend=unsloth loader=${QWEN3LAB_UNSLOTH_LOADER:-profile default} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+  echo "profile=$profile loader=${QWEN3LAB_UNSLOTH_LOADER:-profile default} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
   "$PY" -c "import qwen3lab.artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
 } | tee "$REPORT"
 status=0

@@ -1,1 +1,1 @@
-"""Data stages: sources (Hub or bundled), cleaning, validation, mixing, synthetic full-size data."""
+"""Data stages of notebooks 03-04: where the sets come from, the checks around the source's calls, the mix counts."""

@@ -1,14 +1,12 @@
-"""Guards the GPU recipe chooser: it keeps the rows per optimizer step, turns checkpointing off
-only when a full-length row fits without it, falls back to the configured recipe on small cards
-or without a GPU, and hands Unsloth the token budget."""
-
-import os
+"""Guards the GPU recipe chooser (qwen3lab.fast.recipe): it keeps the rows per optimizer step,
+turns checkpointing off only when a full-length row fits without it, falls back to the configured
+recipe on small cards or without a GPU, and keeps the frozen weights (in FP8) only where the
+budget left holds half a step. Pure decisions on given free memory; no GPU needed."""
 
 import pytest
 
 from qwen3lab.config import get_config
-from qwen3lab.recipe import (ACTIVATION_BYTES, GIB, TOKEN_BUDGET_ENV, apply_recipe, dequantized_bytes, fit_recipe,
-                             free_gpu_bytes)
+from qwen3lab.fast.recipe import ACTIVATION_BYTES, GIB, dequantized_bytes, fit_recipe, free_gpu_bytes
 
 
 def test_large_card_drops_checkpointing_and_keeps_rows_per_step():
@@ -57,17 +55,6 @@ def test_budget_follows_the_loaders_activation_cost():
     fast_lm = fit_recipe(cfg.replace(unsloth_loader="FastLanguageModel"), 72 * GIB)
     assert fast_model.use_gradient_checkpointing is fast_lm.use_gradient_checkpointing is False
     assert 12_000 < fast_model.token_budget < fast_lm.token_budget < 15_000
-
-
-def test_apply_recipe_sets_the_config_and_unsloth_budget(monkeypatch):
-    monkeypatch.delenv(TOKEN_BUDGET_ENV, raising=False)
-    cfg = get_config("full")
-    recipe = fit_recipe(cfg, 70 * GIB)
-    applied = apply_recipe(cfg, recipe)
-    assert (applied.per_device_train_batch_size, applied.gradient_accumulation_steps) == (8, 1)
-    assert os.environ[TOKEN_BUDGET_ENV] == str(recipe.token_budget)
-    apply_recipe(cfg, fit_recipe(cfg, None))
-    assert TOKEN_BUDGET_ENV not in os.environ
 
 
 def test_free_memory_honours_a_per_process_fraction(monkeypatch):
@@ -134,7 +121,7 @@ def test_keep_dequantized_true_keeps_them_whenever_a_full_row_still_fits():
 
 
 def test_fp8_only_where_the_weights_are_kept_and_the_gpu_has_fp8(monkeypatch):
-    from qwen3lab import recipe
+    from qwen3lab.fast import recipe
 
     config = _qwen3_8b()
     monkeypatch.setattr(recipe, "gpu_has_fp8", lambda: True)
@@ -153,7 +140,7 @@ def test_fp8_only_where_the_weights_are_kept_and_the_gpu_has_fp8(monkeypatch):
 def test_gpu_has_fp8_from_its_compute_capability(monkeypatch, capability, has):
     import torch
 
-    from qwen3lab import recipe
+    from qwen3lab.fast import recipe
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)

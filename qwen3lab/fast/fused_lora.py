@@ -17,7 +17,8 @@ which launches them as cheaply as its own kernels (the first version launched th
 the operator, and the host time that cost outweighed the copies saved). ``W`` is dequantized again
 for the backward, as bitsandbytes does, so no 16-bit copy of a frozen weight outlives its product,
 unless ``keep_dequantized`` is asked to keep one per layer for the whole of training (where the card
-has the memory: ``recipe.fit_recipe`` decides, ``make_trainer`` keeps and releases them).
+has the memory: ``recipe.fit_recipe`` decides, and ``speedup.KeepDequantized``, a trainer callback,
+keeps them from the start of ``trainer.train()`` to its end).
 ``install`` gives each eligible layer this forward (one vanilla LoRA adapter, no dropout, no bias);
 any other call, and every call without gradients (generation), takes the layer's own forward.
 
@@ -29,7 +30,8 @@ Measured on an H100 with the Qwen3-8B shape (docs/benchmarks.md): 2.5% more trai
 second at max_seq_length 2048 (5% less kernel time), the same loss within 0.02%; keeping the
 weights dequantized, 2.2% more again (the forward no longer waits on the host's launches); in
 FP8, 1.18x bf16 (16,324 trained tokens/s), the loss within 0.22% of bf16's.
-Introduced in 05_lora_training (``cfg.fused_lora``; the full profile turns it on).
+Introduced in 05_lora_training (``qwen3lab.fast.apply`` installs it where ``cfg.fused_lora``; the full
+profile turns it on).
 """
 
 import os

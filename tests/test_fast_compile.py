@@ -1,17 +1,19 @@
-"""The two recompiles of a padding-free GPU step, reproduced with torch.compile on the CPU.
+"""The two recompiles of a padding-free GPU step (qwen3lab.fast.compile), reproduced with
+torch.compile on the CPU.
 
 Each test compiles a function with a backend that counts compilations (no Inductor, so no C
 compiler is needed) and feeds it inputs shaped like what Unsloth hands its compiled decoder
 blocks: the (cu_seqlens, longest sequence) pair of a pass, and a pass sliced out of a larger step.
-The last test checks that make_trainer installs both fixes where they apply.
+The last tests check that the trainer callback gives every forward of a training run standard
+strides, on the passes Unsloth's own token-budget split makes. tests/test_fast_apply.py checks
+that fast.apply installs both fixes where they apply.
 """
 
 import pytest
 import torch
-from conftest import last_json, run_python
 
-from qwen3lab import backend
-from qwen3lab.train import standard_strides, standard_strides_per_pass
+from qwen3lab.fast.compile import (UNSLOTH_VARLEN_SOURCES, StandardStridesPerPass, compile_varlen_dynamic,
+                                   standard_strides)
 
 
 def counting_compile(fn):
@@ -43,7 +45,7 @@ def passes():
 
 
 def test_varlen_pair_compiles_once_when_marked_dynamic(clean_dynamic_sources):
-    backend.compile_varlen_dynamic()
+    compile_varlen_dynamic()
     compiled, compiles = counting_compile(block)
     for cu_seqlens, longest in passes():
         compiled(torch.ones(3), _unsloth_block_varlen=(cu_seqlens, longest))
@@ -60,9 +62,9 @@ def test_varlen_pair_recompiles_without_it(clean_dynamic_sources):
 
 def test_marking_keeps_other_sources_and_adds_nothing_twice():
     with torch.compiler.config.patch(dynamic_sources="L['x']"):
-        backend.compile_varlen_dynamic()
-        backend.compile_varlen_dynamic()
-        assert torch.compiler.config.dynamic_sources.split(",") == ["L['x']", *backend.UNSLOTH_VARLEN_SOURCES]
+        compile_varlen_dynamic()
+        compile_varlen_dynamic()
+        assert torch.compiler.config.dynamic_sources.split(",") == ["L['x']", *UNSLOTH_VARLEN_SOURCES]
 
 
 def step_then_split_step():
@@ -115,45 +117,62 @@ def test_a_split_step_compiles_once_with_standard_strides():
         assert len(compiles) == expected, fix
 
 
-def test_the_trainer_hook_fixes_every_pass():
-    class Trainer:
-        def _prepare_inputs(self, inputs):
-            return inputs
+def _unsloth_token_budget():
+    """unsloth/utils/token_budget.py, loaded from its file: it needs only torch, and importing
+    ``unsloth.utils`` after Unsloth's CPU backend started fails (a circular import)."""
+    import importlib.util
+    from pathlib import Path
 
-    trainer = Trainer()
-    standard_strides_per_pass(trainer)
+    spec = importlib.util.find_spec("unsloth")
+    if spec is None:
+        pytest.skip("Unsloth is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "utils" / "token_budget.py"
+    module_spec = importlib.util.spec_from_file_location("unsloth_token_budget", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+class Layer(torch.nn.Module):
+    """Records the strides of the tensors each forward receives."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, input_ids=None, position_ids=None, labels=None, **kwargs):
+        self.seen.append({key: value.stride() for key, value in
+                          (("input_ids", input_ids), ("position_ids", position_ids), ("labels", labels))})
+        return input_ids
+
+
+def test_the_callback_fixes_every_pass_while_training_and_only_then():
+    model, callback = Layer(), StandardStridesPerPass()
+    callback.on_train_begin(None, None, None, model=model)
+    callback.on_train_begin(None, None, None, model=model)  # a second train() call: one hook, not two
+    assert len(model._forward_pre_hooks) == 1
     for batch, tokens in sliced_passes():
-        assert trainer._prepare_inputs(batch)["labels"].stride() == (tokens, 1)
+        model(**batch)
+        assert all(stride == (tokens, 1) for stride in model.seen[-1].values())
+    callback.on_train_end(None, None, None, model=model)
+    assert not model._forward_pre_hooks
+    model(**sliced_passes()[0][0])
+    assert model.seen[-1]["labels"] == (12, 1)  # outside training: as given
 
 
-_WIRING = """
-import json, torch
-import qwen3lab as q
-from datasets import Dataset
-from qwen3lab.recipe import Recipe
-
-cfg = q.get_config("tiny", max_steps=1, report_to="none")
-model, tokenizer = q.load_model(cfg)
-model = q.add_lora(model, cfg)
-rows = [{"text": q.render_chat(tokenizer, [{"role": "user", "content": f"{i}?"},
-                                           {"role": "assistant", "content": f"{i}."}],
-                                enable_thinking=False, add_generation_prompt=False)} for i in range(4)]
-result = {}
-for padding_free in (False, True):
-    # the recipe fit_recipe gives a large card (padding-free, a token budget), and the source's
-    model._qwen3lab_recipe = Recipe(4, 1, False, padding_free, 4096 if padding_free else None, "test")
-    trainer = q.make_trainer(model, tokenizer, Dataset.from_list(rows), cfg)
-    sliced = {"input_ids": torch.arange(12).view(1, 12)[:, 4:], "labels": torch.arange(12).view(1, 12)[:, 4:]}
-    prepared = trainer._prepare_inputs(dict(sliced))
-    result[str(padding_free)] = {"strides": list(prepared["input_ids"].stride()),
-                                 "sources": torch.compiler.config.dynamic_sources}
-print(json.dumps(result))
-"""
-
-
-def test_make_trainer_installs_both_for_padding_free_recipes_on_unsloth(shared_home):
-    pytest.importorskip("unsloth")
-    result = last_json(run_python(_WIRING, env={"QWEN3LAB_BACKEND": "unsloth"}))
-    assert result["False"] == {"strides": [12, 1], "sources": ""}  # the source recipe: untouched
-    assert result["True"]["strides"] == [8, 1]
-    assert result["True"]["sources"].split(",") == list(backend.UNSLOTH_VARLEN_SOURCES)
+def test_unsloths_token_budget_split_is_what_the_callback_fixes():
+    """Unsloth's own split (unsloth/utils/token_budget.py) of a padding-free step of three sequences
+    (5 + 4 + 3 tokens) at a 9-token budget: slices with the whole step's stride, fixed per pass."""
+    split_batch_by_token_budget = _unsloth_token_budget().split_batch_by_token_budget
+    positions = torch.cat([torch.arange(n) for n in (5, 4, 3)]).view(1, -1)
+    labels = torch.arange(12).view(1, -1).masked_fill(positions == 0, -100)  # each sequence's first token masked
+    step = {"input_ids": torch.arange(12).view(1, -1), "position_ids": positions, "labels": labels}
+    passes = split_batch_by_token_budget(step, 9)
+    assert [p["input_ids"].shape[1] for p in passes] == [9, 3]
+    assert all(p["position_ids"].stride() == (12, 1) for p in passes)  # what failed the guard on the GPU
+    model, callback = Layer(), StandardStridesPerPass()
+    callback.on_train_begin(None, None, None, model=model)
+    for p in passes:
+        model(**p)
+    assert [seen["position_ids"] for seen in model.seen] == [(9, 1), (3, 1)]
+    assert [seen["labels"] for seen in model.seen] == [(9, 1), (3, 1)]

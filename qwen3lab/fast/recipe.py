@@ -1,10 +1,10 @@
-"""The GPU training recipe: micro-batch, padding-free batching and checkpointing, fitted to the card.
+"""What fits on the card: micro-batch, padding-free batching, checkpointing and the token budget.
 
 The source tutorial's recipe (2 rows x 4 accumulation steps, rows padded per batch, Unsloth's
 offloaded gradient checkpointing) is sized for a small card and leaves a large one idle. On a GPU
 with room, it is faster to feed all rows of an optimizer step as one padding-free micro-batch
 and to keep activations instead of recomputing them (loaded with ``FastModel``, whose forward
-Unsloth compiles for such batches: ``backend.unsloth_loader``). Unsloth can split such a
+Unsloth compiles for such batches: ``cfg.unsloth_loader``). Unsloth can split such a
 micro-batch into passes of at most ``UNSLOTH_TOKEN_BUDGET`` tokens with an unchanged loss, so the
 budget (not the row count) is what must fit in memory. ``fit_recipe`` computes that budget from the free memory
 and a per-token activation cost, and turns checkpointing on only when a single row of
@@ -12,20 +12,22 @@ and a per-token activation cost, and turns checkpointing on only when a single r
 frozen weights stay dequantized while training (``Recipe.keep_dequantized``): they cost budget, and a
 step over the budget runs as two passes, so only where the budget left still holds half a step.
 
+Everything here is pure arithmetic on numbers (``fit_recipe``) except the three small probes of
+GPU 0 at the end; ``speedup.apply`` carries a decision out.
+
 Activation costs were measured on an H100 and an H200 with the Qwen3-8B shape (NF4, LoRA r=32 on
 all seven projections, bf16), for each of Unsloth's loaders (``cfg.unsloth_loader``): see
 docs/benchmarks.md. They scale with layers x hidden size for other shapes.
 
-Introduced in 05_lora_training.
+Introduced in 05_lora_training (``qwen3lab.fast``).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .config import Config
+from ..config import Config
 
 GIB = 2**30
 MIB = 2**20
@@ -37,8 +39,8 @@ ACTIVATION_BYTES = {
     "FastLanguageModel": (4.1 * MIB, 0.17 * MIB),
     "FastModel": (4.8 * MIB, 0.17 * MIB),
 }
-#: What training needs beyond the loaded model (measured after loading it): gradients and
-#: optimizer state of the LoRA weights, chunked cross-entropy buffers, allocator slack.
+#: What training needs beyond the loaded model (measured after loading it, before LoRA was added):
+#: gradients and optimizer state of the LoRA weights, chunked cross-entropy buffers, allocator slack.
 BASE_BYTES = 2.5 * GIB
 HEADROOM = 0.85  # use at most this share of the free memory
 _REFERENCE_SIZE = 36 * 4096  # num_hidden_layers x hidden_size of Qwen3-8B
@@ -51,6 +53,9 @@ KEEP_DEQUANTIZED_FILL = 0.5
 
 @dataclass(frozen=True)
 class Recipe:
+    """A decision of ``fit_recipe``: the batch, checkpointing and budget to train with, and why.
+    Introduced in 05_lora_training."""
+
     per_device_train_batch_size: int
     gradient_accumulation_steps: int
     use_gradient_checkpointing: str | bool
@@ -74,7 +79,8 @@ def _scale(model_config) -> float:
 
 
 def source_recipe(cfg: Config, reason: str) -> Recipe:
-    """The recipe exactly as the config states it (the source tutorial's, on the full profile)."""
+    """The recipe exactly as the config states it (the source tutorial's, on the full profile).
+    Introduced in 05_lora_training."""
     return Recipe(cfg.per_device_train_batch_size, cfg.gradient_accumulation_steps,
                   cfg.use_gradient_checkpointing, cfg.padding_free, None, reason)
 
@@ -82,10 +88,10 @@ def source_recipe(cfg: Config, reason: str) -> Recipe:
 def dequantized_bytes(cfg: Config, model_config) -> int:
     """Bytes of a 16-bit copy of the frozen weights that LoRA targets (``fused_lora.keep_dequantized``):
     13.9 GB for Qwen3-8B's seven projections; 0 where nothing would be kept (no fused_lora, no
-    4-bit weights, no model config)."""
+    4-bit weights, no model config). Introduced in 05_lora_training."""
     if not (cfg.fused_lora and cfg.load_in_4bit) or model_config is None:
         return 0
-    from .train import projection_shapes
+    from ..model import projection_shapes
 
     text = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
     shapes = projection_shapes(text)
@@ -131,7 +137,8 @@ def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe
 
 
 def gpu_has_fp8() -> bool:
-    """Whether GPU 0 has FP8 tensor cores (``fused_lora.fp8_supported``: compute capability 8.9 or newer)."""
+    """Whether GPU 0 has FP8 tensor cores (``fused_lora.fp8_supported``: compute capability 8.9 or newer).
+    Introduced in 05_lora_training."""
     import torch
 
     from .fused_lora import fp8_supported
@@ -139,22 +146,10 @@ def gpu_has_fp8() -> bool:
     return torch.cuda.is_available() and fp8_supported("cuda:0")
 
 
-def apply_recipe(cfg: Config, recipe: Recipe) -> Config:
-    """``cfg`` with the recipe's batch and checkpointing, and the token budget exported for Unsloth."""
-    if recipe.token_budget:
-        os.environ[TOKEN_BUDGET_ENV] = str(recipe.token_budget)
-    else:
-        os.environ.pop(TOKEN_BUDGET_ENV, None)
-    return cfg.replace(per_device_train_batch_size=recipe.per_device_train_batch_size,
-                       gradient_accumulation_steps=recipe.gradient_accumulation_steps,
-                       use_gradient_checkpointing=recipe.use_gradient_checkpointing,
-                       padding_free=recipe.padding_free)
-
-
 def free_gpu_bytes() -> int | None:
     """Free memory of GPU 0 as this process may use it: the card's free memory, or less where a
     per-process memory fraction (``cap_gpu_memory``, or anyone's ``set_per_process_memory_fraction``)
-    leaves less to this process's allocator."""
+    leaves less to this process's allocator. Introduced in 05_lora_training."""
     import torch
 
     if not torch.cuda.is_available():
@@ -165,7 +160,8 @@ def free_gpu_bytes() -> int | None:
 
 
 def cap_gpu_memory(gib: float) -> None:
-    """Let this process use at most ``gib`` GiB of GPU 0 (to rehearse a smaller card)."""
+    """Let this process use at most ``gib`` GiB of GPU 0 (to rehearse a smaller card: the
+    benchmark's ``--memory-cap-gib``). Introduced in 05_lora_training."""
     import torch
 
     total = torch.cuda.get_device_properties(0).total_memory
@@ -173,5 +169,5 @@ def cap_gpu_memory(gib: float) -> None:
     torch.cuda.set_per_process_memory_fraction(fraction)
 
 
-__all__ = ["Recipe", "apply_recipe", "cap_gpu_memory", "dequantized_bytes", "fit_recipe", "free_gpu_bytes",
+__all__ = ["Recipe", "cap_gpu_memory", "dequantized_bytes", "fit_recipe", "free_gpu_bytes",
            "gpu_has_fp8", "source_recipe"]

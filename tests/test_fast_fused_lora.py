@@ -1,22 +1,19 @@
-"""qwen3lab.fused_lora: a LoRA layer on a 4-bit weight as one operator, against PEFT and float64.
+"""qwen3lab.fast.fused_lora: a LoRA layer on a 4-bit weight as one operator, against PEFT and float64.
 
 The operator runs here on the CPU (bitsandbytes dequantizes NF4 and FP4 on the CPU); on a GPU the
-same code takes Unsloth's Triton dequantize, measured in docs/benchmarks.md.
+same code takes Unsloth's Triton dequantize, measured in docs/benchmarks.md. The last test trains
+the tiny Qwen3 loaded by Unsloth's own loader, with and without it.
 """
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
-from conftest import run_python
+from qwen3lab.fast import fused_lora  # first: ``import qwen3lab`` imports Unsloth before PEFT
 
 bnb = pytest.importorskip("bitsandbytes")
 from peft import LoraConfig, get_peft_model  # noqa: E402
-
-from qwen3lab import fused_lora  # noqa: E402
 
 IN, OUT, R, ALPHA = 64, 96, 4, 8
 
@@ -255,15 +252,15 @@ def test_uninstall_drops_the_kept_weights():
 
 @pytest.mark.parametrize("fp8", [False, True])
 def test_the_trainer_keeps_them_only_while_it_trains(fp8):
-    from qwen3lab.train import _kept_dequantized_while_training
+    from qwen3lab.fast import KeepDequantized
 
     model = _model()
     fused_lora.install(model)
-    callback = _kept_dequantized_while_training(model, fp8=fp8)
-    callback.on_train_begin(None, None, None)
+    callback = KeepDequantized(fp8=fp8)
+    callback.on_train_begin(None, None, None, model=model)  # the trainer hands its callbacks the model
     name = fused_lora.FP8_BUFFERS[0] if fp8 else fused_lora.DENSE_BUFFER
     assert getattr(_layer(model), name).dtype == (torch.float8_e4m3fn if fp8 else torch.bfloat16)
-    callback.on_train_end(None, None, None)
+    callback.on_train_end(None, None, None, model=model)
     assert not hasattr(_layer(model), name)
 
 
@@ -344,31 +341,55 @@ def test_fp8_is_kept_in_16_bits_where_the_device_has_no_fp8_products(monkeypatch
     assert getattr(_layer(model), fused_lora.DENSE_BUFFER).dtype == torch.bfloat16
 
 
-_TRAIN = """
-import json
-import qwen3lab as q
-from datasets import Dataset
-from qwen3lab import fused_lora
-
-cfg = q.get_config("tiny", max_steps=3, warmup_steps=1, report_to="none", fused_lora=__FUSED__)
-model, tokenizer = q.load_model(cfg)
-model = q.add_lora(model, cfg)
-rows = []
-for i in range(8):
-    messages = [{"role": "user", "content": f"{i}+{i}?"}, {"role": "assistant", "content": f"{2 * i}."}]
-    rows.append({"text": q.render_chat(tokenizer, messages, enable_thinking=False, add_generation_prompt=False)})
-trainer = q.make_trainer(model, tokenizer, Dataset.from_list(rows), cfg)
-trainer.train()
-print(json.dumps({"fused": fused_lora.installed(model),
-                  "losses": [h["loss"] for h in trainer.state.log_history if "loss" in h]}))
-"""
+def _losses(model, batches, steps: int = 3) -> list[float]:
+    """Loss of each of ``steps`` AdamW steps on the LoRA weights, one batch a step."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=5e-3)
+    losses = []
+    for batch in batches[:steps]:
+        loss = model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(float(loss.detach()))
+    return losses
 
 
-def test_add_lora_installs_it_from_the_config_and_training_gives_the_same_losses():
-    env = {"QWEN3LAB_BACKEND": "transformers"}  # PEFT's LoRA layers on bitsandbytes' 4-bit weights
-    runs = {fused: json.loads(run_python(_TRAIN.replace("__FUSED__", str(fused)), env=env).stdout.splitlines()[-1])
-            for fused in (False, True)}
-    assert runs[False]["fused"] == 0
-    assert runs[True]["fused"] == 14  # 2 layers x 7 projections of the tiny Qwen3
-    assert len(runs[True]["losses"]) == 3
-    assert runs[True]["losses"] == pytest.approx(runs[False]["losses"], rel=1e-3)
+def test_on_the_tiny_qwen3_it_covers_every_projection_and_trains_to_the_same_losses(shared_home):
+    """Unsloth's loader and get_peft_model, as notebook 05 calls them (its CPU backend here: PEFT's
+    LoRA layers on bitsandbytes' 4-bit weights): 14 layers (2 x 7 projections), and three training
+    steps give the losses of PEFT's own forward."""
+    from unsloth import FastLanguageModel
+
+    from qwen3lab.config import get_config
+    from qwen3lab.tiny import build_tiny_model
+
+    cfg = get_config("tiny")
+    model, tokenizer = FastLanguageModel.from_pretrained(model_name=str(build_tiny_model(cfg)), max_seq_length=256,
+                                                         dtype=None, load_in_4bit=True)
+    model = FastLanguageModel.get_peft_model(model, r=8, target_modules=list(cfg.target_modules), lora_alpha=16,
+                                             lora_dropout=0, bias="none", use_gradient_checkpointing=False,
+                                             random_state=3407)
+    batches = []
+    for i in range(3):
+        text = tokenizer.apply_chat_template([{"role": "user", "content": f"{i}+{i}?"},
+                                              {"role": "assistant", "content": f"{2 * i}."}], tokenize=False)
+        ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        batches.append({"input_ids": ids, "labels": ids})
+    start = {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    plain = _losses(model, batches)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in start:
+                p.copy_(start[name])
+    assert fused_lora.install(model) == 14
+    calls = []
+    real = fused_lora._QLoRA.apply
+    try:
+        fused_lora._QLoRA.apply = lambda *a: calls.append(1) or real(*a)
+        fused = _losses(model, batches)
+    finally:
+        fused_lora._QLoRA.apply = real
+    assert len(calls) == 3 * 14  # every projection of every step went through the operator
+    assert fused == pytest.approx(plain, rel=1e-3)
+    assert fused[-1] < fused[0]

@@ -1,0 +1,132 @@
+"""Each upstream bug or trap the series works around: one named function, the bug in its
+docstring, a test in tests/test_workarounds.py that fails without it.
+
+A notebook calls each in a visible cell of its own, so a learner sees that it is there and why;
+when the upstream library fixes the bug, the function and its cell go.
+
+The two notices ``import qwen3lab`` silences are harmless and not something a learner can act on;
+each docstring says why. Introduced in 00_setup (the notices) and 05_lora_training (SwanLab).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+#: bitsandbytes 0.50.2's logger for its CPU kernels, and the notice it logs at import.
+BNB_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
+BNB_KERNELS_NOTICE = "Failed to load CPU gemm_4bit_forward from kernels-community"
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+def quiet_bitsandbytes_kernels_notice() -> None:
+    """Drop bitsandbytes 0.50.2's import-time warning "Failed to load CPU gemm_4bit_forward from
+    kernels-community: No module named 'kernels'" on CPUs with avx512_bf16.
+
+    Harmless: bitsandbytes then uses its own CPU 4-bit kernel, which is what every notebook has
+    always run. The fix it suggests (``pip install kernels``) would make bitsandbytes download a
+    kernel from the Hub at import, which an offline workshop cannot do. Only this one message of
+    that logger is dropped; must run before bitsandbytes is imported. Called by ``import qwen3lab``.
+    """
+    logger = logging.getLogger(BNB_CPU_LOGGER)
+    if not any(isinstance(f, _DropMessage) for f in logger.filters):
+        logger.addFilter(_DropMessage(BNB_KERNELS_NOTICE))
+
+
+#: transformers 5.17's logger of the trainer's special-token alignment, and its notice for Qwen3.
+TRAINER_UTILS_LOGGER = "transformers.trainer_utils"
+QWEN_BOS_NOTICE = "Updated tokens: {'bos_token_id': None}."
+
+
+class _DropSuffix(_DropMessage):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().endswith(self.prefix)
+
+
+def quiet_qwen_bos_notice() -> None:
+    """Drop transformers 5.17's warning at ``trainer.train()`` "The tokenizer has new PAD/BOS/EOS
+    tokens that differ from the model config ... Updated tokens: {'bos_token_id': None}."
+
+    Harmless for Qwen3: its ``config.json`` names ``<|endoftext|>`` as ``bos_token_id`` but its
+    tokenizer has no BOS token and never adds one (Qwen writes no BOS), so the trainer sets the
+    config's to None, which changes nothing in training or generation. Only the notice whose sole
+    change is that one is dropped; any other token change is still reported. Called by ``import qwen3lab``.
+    """
+    logger = logging.getLogger(TRAINER_UTILS_LOGGER)
+    if not any(isinstance(f, _DropSuffix) for f in logger.filters):
+        logger.addFilter(_DropSuffix(QWEN_BOS_NOTICE))
+
+
+# -- SwanLab ------------------------------------------------------------------------------------------
+
+SWANLAB_PROJECT_ENV = "SWANLAB_PROJECT"
+DEFAULT_SWANLAB_PROJECT = "qwen3lab"
+
+
+@contextlib.contextmanager
+def _without_env(name: str) -> Iterator[None]:
+    value = os.environ.pop(name, None)
+    try:
+        yield
+    finally:
+        if value is not None:
+            os.environ[name] = value
+
+
+def start_swanlab(mode: str, log_dir: str | Path, name: str | None = None) -> Path | None:
+    """Start the SwanLab run that ``report_to="swanlab"`` logs into; its log folder, or None when it
+    could not start (then train with ``report_to="none"``).
+
+    ``report_to="swanlab"`` alone fails in transformers' ``SwanLabCallback.setup`` with
+    ``RuntimeError: No active Run. Call swanlab.init() first.``: the callback asks
+    ``swanlab.get_run()`` whether a run is active, expecting None, and swanlab 0.10.3 raises instead.
+    With a run started here, the callback finds it and logs into it. Two more traps of the same version are handled: its
+    settings parse ``$SWANLAB_PROJECT`` as JSON and fail on a plain name (the variable is hidden
+    while it starts, and used as the project name); and cloud mode without ``swanlab login`` raises,
+    so the run falls back to offline (upload it later with ``swanlab sync <folder>``).
+    Introduced in 05_lora_training.
+    """
+    import swanlab
+
+    if mode == "disabled":
+        return None
+    log_dir = Path(log_dir)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    project = os.environ.get(SWANLAB_PROJECT_ENV) or DEFAULT_SWANLAB_PROJECT
+    modes = [mode] + (["offline"] if mode in ("cloud", "online") else [])
+    for attempt in modes:
+        try:
+            with _without_env(SWANLAB_PROJECT_ENV):
+                swanlab.init(project=project, mode=attempt, log_dir=str(log_dir), name=name,
+                             settings=swanlab.Settings(interactive=False))
+            return log_dir
+        except Exception as exc:  # not logged in, unreachable, a broken install: train anyway
+            why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            nxt = ("logging offline instead (`swanlab login`, then `swanlab sync <run folder>` to upload)"
+                   if attempt != modes[-1] else "set report_to='none' to train without tracking")
+            print(f"SwanLab could not start in {attempt!r} mode ({why}); {nxt}.")
+    return None
+
+
+def finish_swanlab() -> None:
+    """End the SwanLab run, if one is active (so the next run of the cell starts a new one).
+    Introduced in 05_lora_training."""
+    with contextlib.suppress(Exception):
+        import swanlab
+
+        swanlab.finish()
+
+
+__all__ = ["DEFAULT_SWANLAB_PROJECT", "finish_swanlab", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice",
+           "start_swanlab"]
