@@ -71,6 +71,7 @@ class Config:
     unsloth_loader: str = _f("FastLanguageModel", "Unsloth's loader class: FastLanguageModel (the source's) or "
                                                    "FastModel (faster padding-free training on a GPU, 05)")
     requires_cuda: bool = _f(False, "refuse to start without a CUDA GPU (the 8B model needs one)")
+    progress_bars: bool = _f(True, "the libraries' progress bars (datasets, downloads, loading weights); the trainer's stays")
 
     # -- data: load_dataset and the mix ----------------------------------------------------------
     reasoning_dataset: str = _f(str(BUNDLED_HUB / "unsloth" / "OpenMathReasoning-mini"),
@@ -238,6 +239,8 @@ PROFILES: dict[str, Config] = {
         # visibly in the source's 30 steps (about 45 s on 2 CPU cores). Everything else of the
         # recipe is the source's.
         learning_rate=5e-3,
+        # its maps and loads take well under a second: their bars would only fill the page
+        progress_bars=False,
         # a random model's replies are noise: short ones show the path without filling the page
         max_new_tokens=24,
         max_new_tokens_thinking=32,

@@ -28,6 +28,9 @@ def bootstrap(cfg: Config | None = None) -> None:
     if cfg.uses_tiny_model:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    if not cfg.progress_bars:  # read by datasets, huggingface_hub and transformers at import
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from .workarounds import quiet_bitsandbytes_kernels_notice, quiet_qwen_bos_notice
 
     quiet_bitsandbytes_kernels_notice()

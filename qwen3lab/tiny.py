@@ -87,7 +87,9 @@ def tiny_qwen3_config(cfg: Config):
         bos_token_id=QWEN3_8B["bos_token_id"],
         eos_token_id=QWEN3_8B["eos_token_id"],
         pad_token_id=QWEN3_8B["pad_token_id"],
-        dtype="float32",  # CPU-friendly; the 8B checkpoint is bfloat16
+        # stored as the 8B checkpoint is: Unsloth's dtype=None picks what to compute in, and a merged
+        # model then keeps a 16-bit config (a float32 one made `dtype="auto"` reload it in float32)
+        dtype="bfloat16",
     )
 
 
@@ -113,7 +115,7 @@ def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: b
     with atomic_dir(out_dir) as tmp:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(TINY_SEED)
-            model = Qwen3ForCausalLM(qcfg)
+            model = Qwen3ForCausalLM(qcfg).to(torch.bfloat16)
         # Qwen3-8B's generation_config.json: sampling on, with the thinking mode's settings, so that a
         # generate() call without sampling arguments behaves as it does on the real model
         model.generation_config.update(eos_token_id=[QWEN3_8B["eos_token_id"], QWEN3_8B["bos_token_id"]],
@@ -135,7 +137,7 @@ def _persist_padding_side(path: Path, side: str) -> None:
     path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
 
-_SHAPE_KEYS = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+_SHAPE_KEYS = ("dtype", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                "num_key_value_heads", "head_dim", "tie_word_embeddings")
 
 __all__ = ["QWEN3_8B", "build_tiny_model", "load_qwen3_tokenizer", "tiny_qwen3_config", "tokenizer_files_dir"]

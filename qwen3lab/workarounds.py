@@ -121,8 +121,13 @@ def start_swanlab(mode: str, log_dir: str | Path, name: str | None = None) -> Pa
 
 def finish_swanlab() -> None:
     """End the SwanLab run, if one is active (so the next run of the cell starts a new one).
-    Introduced in 05_lora_training."""
-    with contextlib.suppress(Exception):
+
+    swanlab 0.10.3 prints at ``finish`` the same ``swanlab sync <folder>`` hint it printed when the
+    run started: harmless, the first one already says where the run is and how to upload it, so
+    the repeat is not shown. Introduced in 05_lora_training."""
+    import io
+
+    with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
         import swanlab
 
         swanlab.finish()
