@@ -11,7 +11,6 @@ Introduced in 01_model_inspection.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from collections.abc import Mapping
@@ -54,7 +53,6 @@ TOKEN_ROLES: dict[str, str] = {
     "</think>": "closes the reasoning; the answer follows",
 }
 
-_LAYER_INDEX = re.compile(r"\.\d+\.")
 
 
 # -- loading -------------------------------------------------------------------------------------
@@ -163,26 +161,6 @@ def _counted_modules(model):
         if ids and not ids <= seen:
             seen |= ids
             yield name, module, own_parameters(module)
-
-
-def structure_table(model) -> "pd.DataFrame":
-    """One row per module position of the model (decoder layers folded into ``layers.*``).
-
-    Columns: ``type`` (class), ``shape`` (``in → out`` for a linear layer, ``rows × dim`` for the
-    embedding, the weight's length for a norm), ``repeats`` (how many of it: the number of decoder
-    layers for those inside them), ``params`` (each). Introduced in 01_model_inspection.
-    """
-    import pandas as pd
-
-    rows: dict[str, dict[str, Any]] = {}
-    for name, module in _leaf_modules(model):
-        key = _LAYER_INDEX.sub(".*.", name)
-        if key in rows:
-            rows[key]["repeats"] += 1
-            continue
-        rows[key] = {"type": type(module).__name__, "shape": _shape(module), "repeats": 1,
-                     "params": own_parameters(module)}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("module")
 
 
 def parameter_table(model) -> "pd.DataFrame":
@@ -398,4 +376,4 @@ def expected_lora_parameters(model_config: Any, r: int, target_modules: list[str
 
 __all__ = ["TOKEN_ROLES", "added_tokens_table", "architecture_facts", "architecture_table", "count_parameters",
            "decoder_layers", "expected_lora_parameters", "lora_target_modules", "projection_shapes", "lora_targets_table", "model_source",
-           "own_parameters", "parameter_table", "qwen3_8b_skeleton", "structure_table", "tokenizer_facts"]
+           "own_parameters", "parameter_table", "qwen3_8b_skeleton", "tokenizer_facts"]

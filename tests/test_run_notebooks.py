@@ -1,0 +1,49 @@
+"""Guards what `make run` and `make handout` leave for a reader: a notebook that fails is still
+written up to where it stopped, and the handout holds every executed notebook as a self-contained
+HTML page (figures embedded) linked from one index."""
+
+import importlib.util
+import sys
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def runner():
+    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["run_notebooks"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _notebook(*cells):
+    nb = nbformat.v4.new_notebook(cells=list(cells))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def test_the_handout_has_a_page_per_notebook_with_its_outputs_and_an_index(runner, tmp_path):
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    code = nbformat.v4.new_code_cell("fig", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": png, "text/plain": "<Figure>"})])
+    nb = _notebook(nbformat.v4.new_markdown_cell("# 05 LoRA 注入与训练（LoRA training）"), code)
+    index = runner.write_handout([(tmp_path / "05_lora_training.ipynb", nb)], tmp_path / "handout")
+    page = (tmp_path / "handout" / "05_lora_training.html").read_text()
+    assert f"data:image/png;base64,{png}" in page
+    assert '<a href="05_lora_training.html">05 LoRA 注入与训练（LoRA training）</a>' in index.read_text()
+    assert nbformat.read(tmp_path / "handout" / "05_lora_training.ipynb", as_version=4).cells[1].outputs
+
+
+def test_a_failing_notebook_is_written_up_to_where_it_stopped(runner, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("QWEN3LAB_HOME", str(tmp_path / "home"))
+    path = tmp_path / "07_broken.ipynb"
+    nbformat.write(_notebook(nbformat.v4.new_code_cell("print('before')"), nbformat.v4.new_code_cell("1 / 0")), path)
+    with pytest.raises(runner.CellExecutionError, match="ZeroDivisionError"):
+        runner.main([str(path)])
+    written = nbformat.read(tmp_path / "home" / "notebooks" / "07_broken.ipynb", as_version=4)
+    assert written.cells[0].outputs[0]["text"] == "before\n"
+    assert "the executed part is in" in capsys.readouterr().err
