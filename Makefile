@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UNSLOTH_AUTO_INSTALL := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup run handout test test-unit test-notebooks test-gpu lab refresh-outputs bench bench-data lock clean
+.PHONY: help setup run handout test test-unit test-notebooks test-gpu rehearsal-hub lab refresh-outputs bench bench-data lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -58,6 +58,11 @@ test-notebooks: $(STAMP) ## notebooks under nbval only
 
 test-gpu: ## every notebook under nbval on a CUDA machine with Unsloth (see docs/gpu.md)
 	bash tools/test_gpu.sh
+
+SHAPE ?= full
+rehearsal-hub: ## write the offline rehearsal hub of the full profile into HF_HOME=DIR (SHAPE=full|tiny; docs/gpu.md)
+	@test -n "$(HF_HOME)" || { echo "make rehearsal-hub needs HF_HOME=DIR, e.g. HF_HOME=/dev/shm/qwen3lab-hf"; exit 2; }
+	$(BENCH_PY) tools/rehearsal_hub.py --hf-home "$(HF_HOME)" --shape $(SHAPE)
 
 refresh-outputs: $(STAMP) ## re-execute the notebooks and keep only the outputs of checked cells
 	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) tools/run_notebooks.py --refresh $(NOTEBOOKS)

@@ -4,8 +4,8 @@ Fails when the rehearsal hub stops having the Hub's cache layout (refs, snapshot
 repo ids), when the 4-bit repo's config or tensors stop being a pre-quantized bitsandbytes
 checkpoint (NF4 with its quant-state tensors, ``lm_head`` kept in 16 bits), when the full shape's
 shards stop matching unsloth/Qwen3-8B's (4.90/4.92/4.98/1.58 GB), when a repo no longer says it
-is a rehearsal copy, and, with ``HF_HUB_OFFLINE=1``, ``HF_DATASETS_OFFLINE=1`` and every socket
-connection refused, when any of these stops working on it: the preflight
+is a rehearsal copy, when it would replace a real repo in the cache, and, with
+``HF_HUB_OFFLINE=1``, ``HF_DATASETS_OFFLINE=1`` and every socket connection refused, when any of these stops working on it: the preflight
 ``check_model_reachable``, ``FastLanguageModel.from_pretrained(..., load_in_4bit=True)`` (the
 stored NF4 bytes, not a re-quantization), ``FastModel`` (the full profile's loader in 05),
 ``load_in_4bit=False`` resolving to unsloth/Qwen3-8B (06's merge), and ``load_dataset`` of both
@@ -150,3 +150,11 @@ def test_full_profile_loads_offline(hf_home, tmp_path):
     assert out["fastmodel"] == "Linear4bit"
     assert out["16bit"] == [rh.BASE, "Linear", "torch.bfloat16"]
     assert out["attempts"] == []
+
+
+def test_a_real_repo_in_the_cache_is_never_replaced(tmp_path):
+    real = tmp_path / "hub" / "models--unsloth--Qwen3-8B" / "snapshots" / ("0" * 40)
+    real.mkdir(parents=True)
+    (real / "README.md").write_text("the real model card\n")
+    assert rh.build_repo(tmp_path, rh.BASE, "tiny", 3407) == "real copy, kept"
+    assert [p.name for p in real.parent.iterdir()] == ["0" * 40]

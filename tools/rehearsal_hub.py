@@ -162,15 +162,17 @@ def quantized_group(name: str, weight) -> dict:
 
     bitsandbytes' own ``quantize_4bit`` (blocksize 64, double quantization) gives the bytes that
     transformers' quantize-and-save writes (byte-identical, checked on the CPU with bitsandbytes 0.50.2).
+    On a CUDA machine it quantizes on the GPU: 7 s per 50M weights on 2 CPU cores, 7B weights here.
     """
     import bitsandbytes.functional as bnbf
     import torch
 
-    packed, state = bnbf.quantize_4bit(weight, blocksize=64, compress_statistics=True, quant_type="nf4",
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    packed, state = bnbf.quantize_4bit(weight.to(device), blocksize=64, compress_statistics=True, quant_type="nf4",
                                        quant_storage=torch.uint8)
-    group = {name: packed}
+    group = {name: packed.cpu()}
     prefix = name[: -len("weight")] + "weight."
-    group.update({prefix + k: v for k, v in state.as_dict(packed=True).items()})
+    group.update({prefix + k: v.cpu() for k, v in state.as_dict(packed=True).items()})
     return group
 
 

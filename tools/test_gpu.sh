@@ -7,12 +7,24 @@
 # checked cells are compared as on the CPU. Prints the wall time of each notebook and the
 # peak GPU memory seen by nvidia-smi. QWEN3LAB_UNSLOTH_LOADER=FastModel runs the tiny model through
 # the full profile's loader (executed, asserts checked). Uses $PY (default: .venv/bin/python if present, else python3).
+#
+# PROFILE=full REHEARSAL=1: no Hub needed. HF_HOME (default /dev/shm/qwen3lab-hf: RAM, much faster
+# than a disk for 23 GB) gets the rehearsal hub of tools/rehearsal_hub.py (the four repos in the real
+# shapes, random weights, synthetic rows; repos already there, rehearsal or real, are kept), then the
+# series runs on it with HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1. A pre-filled HF_HOME works without
+# REHEARSAL: set HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 yourself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export UNSLOTH_AUTO_INSTALL=0 TOKENIZERS_PARALLELISM=false
 export QWEN3LAB_HOME=${QWEN3LAB_HOME:-$PWD/artifacts-gpu}
 REPORT=${REPORT:-$QWEN3LAB_HOME/../gpu-report.txt}
+: > /tmp/qwen3lab-hub.log
+if [ "${PROFILE:-tiny}" = full ] && [ "${REHEARSAL:-0}" = 1 ]; then
+  command -v nvidia-smi >/dev/null || { echo "make test-gpu needs a CUDA GPU; on a CPU run \`make test\` instead" >&2; exit 1; }
+  export HF_HOME=${HF_HOME:-/dev/shm/qwen3lab-hf} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+  "$PY" tools/rehearsal_hub.py --hf-home "$HF_HOME" --shape full 2>&1 | tee /tmp/qwen3lab-hub.log
+fi
 
 profile=$("$PY" - "${PROFILE:-tiny}" <<'PY'
 import sys, torch, importlib.util
@@ -27,7 +39,8 @@ if wanted == "full":
     try:
         check_model_reachable(get_config("full").model_name)
     except MachineError as err:
-        print(f"full profile unavailable ({err}); using the tiny model in 4-bit", file=sys.stderr)
+        print(f"full profile unavailable ({err}); using the tiny model in 4-bit "
+              "(REHEARSAL=1 rehearses the full profile offline: docs/gpu.md)", file=sys.stderr)
         wanted = "tiny"
 print(wanted)
 PY
@@ -48,6 +61,8 @@ trap 'kill $smi 2>/dev/null || true' EXIT
 {
   echo "profile=$profile loader=${QWEN3LAB_UNSLOTH_LOADER:-profile default} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
   "$PY" -c "import qwen3lab.artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
+  [ -s /tmp/qwen3lab-hub.log ] && { echo "HF_HOME=$HF_HOME (rehearsal hub):"; grep -E ' s$|^rehearsal hub' /tmp/qwen3lab-hub.log; }
+  true
 } | tee "$REPORT"
 status=0
 passed=0; failed=0; notebooks=0; notebooks_ok=0; series_start=$(date +%s.%N)
