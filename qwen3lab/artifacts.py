@@ -34,6 +34,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "run": ("runs/lora", "05_lora_training"),
     "adapter": ("adapter", "05_lora_training"),
     "merged": ("merged", "06_saving_and_chat"),
+    "eval": ("eval", "07_evaluation"),
     "notebooks": ("notebooks", "make run"),
     "handout": ("handout", "make handout"),
     "swanlog": ("swanlog", "05_lora_training"),

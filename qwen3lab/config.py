@@ -83,6 +83,8 @@ class Config:
     chat_percentage: float = _f(0.75, "share of chat rows in the mix (the source's chat_percentage); 0 to 1",
                                 float, int)
     length_policy: str = _f("drop", "rows longer than max_seq_length: drop them, or report and keep them (cut in training)")
+    eval_reasoning_rows: int = _f(200, "reasoning rows 04 holds out of the mix for 07's evaluation (never trained on)")
+    eval_chat_rows: int = _f(200, "chat rows 04 holds out of the mix for 07's evaluation (never trained on)")
     dataset_num_proc: int | None = _f(None, "processes for tokenizing in SFTTrainer (SFTConfig's); None = the "
                                             "library's default", int, type(None))
 
@@ -203,7 +205,7 @@ _CHOICES = {
 }
 _POSITIVE = ("max_seq_length", "r", "lora_alpha", "per_device_train_batch_size", "gradient_accumulation_steps",
              "max_steps", "logging_steps", "save_steps", "pad_to_multiple_of", "dataset_num_proc",
-             "max_new_tokens", "max_new_tokens_thinking")
+             "max_new_tokens", "max_new_tokens_thinking", "eval_reasoning_rows", "eval_chat_rows")
 
 
 def _type_name(types: tuple[type, ...]) -> str:
@@ -244,6 +246,10 @@ PROFILES: dict[str, Config] = {
         # a random model's replies are noise: short ones show the path without filling the page
         max_new_tokens=24,
         max_new_tokens_thinking=32,
+        # 4 + 4 held-out rows: 07's four generate calls (two modes, base and adapter) stay well
+        # under a minute on 2 CPU cores (each new token costs the 151,936-word output layer)
+        eval_reasoning_rows=4,
+        eval_chat_rows=4,
     ),
     "full": Config(
         profile="full",

@@ -121,4 +121,42 @@ def plot_training(log_history, out_path=None, *, title: str = "LoRA training"):
     return fig
 
 
-__all__ = ["SOURCE_COLORS", "TRAINING_PANELS", "plot_length_histogram", "plot_mix_composition", "plot_training"]
+# -- 07 evaluation ----------------------------------------------------------------------------------
+
+#: The figures of ``evaluate.eval_table`` that ``plot_eval`` draws: shares, on one 0-100% axis.
+EVAL_PANELS = ("accuracy", "format ok", "hit max_new_tokens")
+
+
+def plot_eval(table, *, title: str = "Held-out rows, before and after fine-tuning"):
+    """One panel per thinking mode: the shares of ``EVAL_PANELS`` as bars, one bar per model (the
+    columns of ``evaluate.eval_table``); a NaN (no expected answers in that mode) draws no bar.
+    Introduced in 07_evaluation.
+    """
+    from matplotlib.figure import Figure
+
+    modes = list(dict.fromkeys(table.index.get_level_values(0)))
+    models = list(table.columns)
+    fig = Figure(figsize=(4.5 * len(modes), 3.4))
+    axes = fig.subplots(1, len(modes), sharey=True, squeeze=False)[0]
+    width = 0.8 / max(len(models), 1)
+    for ax, mode in zip(axes, modes):
+        for j, model in enumerate(models):
+            values = [table.loc[(mode, metric), model] for metric in EVAL_PANELS]
+            xs = [i + (j - (len(models) - 1) / 2) * width for i in range(len(EVAL_PANELS))]
+            ax.bar(xs, [0 if v != v else v for v in values], width, label=model, color=f"C{j}")
+            for x, v in zip(xs, values):
+                ax.text(x, (0 if v != v else v) + 0.02, "n/a" if v != v else f"{v:.0%}", ha="center", fontsize=7)
+        ax.set_xticks(range(len(EVAL_PANELS)), EVAL_PANELS, fontsize=8)
+        ax.set_ylim(0, 1.12)
+        ax.yaxis.set_major_formatter(lambda y, _: f"{y:.0%}")
+        rows = int(table.loc[(mode, "rows"), models[0]]) if (mode, "rows") in table.index else None
+        ax.set_title(f"{mode}" + (f" ({rows} rows)" if rows else ""), fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].legend(fontsize=8, loc="upper left", frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+__all__ = ["EVAL_PANELS", "SOURCE_COLORS", "TRAINING_PANELS", "plot_eval", "plot_length_histogram", "plot_mix_composition",
+           "plot_training"]

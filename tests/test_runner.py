@@ -1,0 +1,124 @@
+"""Guards `python -m qwen3lab run` (qwen3lab/runner.py): --from/--to run exactly the notebooks
+named by number, a config file with a bad key, type or value is refused with the key and the file
+before any kernel starts, a run leaves a summary of what each notebook did, and a failing notebook
+gives exit code 1 with the notebook and the cell named. Tiny fake notebooks, not the series."""
+
+import importlib.util
+import json
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def runner():
+    spec = importlib.util.spec_from_file_location("_qwen3lab_runner", ROOT / "qwen3lab" / "runner.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_qwen3lab_runner"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """main() sets these for the kernels: restore them after the test."""
+    for name in ("QWEN3LAB_HOME", "QWEN3LAB_CONFIG", "QWEN3LAB_PROFILE"):
+        monkeypatch.setenv(name, "")  # recorded, so that teardown restores (or removes) it
+        monkeypatch.delenv(name)
+    return tmp_path / "home"
+
+
+def _write(folder, name, *sources):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name}")]
+                                  + [nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+@pytest.fixture
+def notebooks(tmp_path):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _write(folder, "00_setup", "raise SystemExit('00 must not run')")
+    _write(folder, "01_one", "# NBVAL_CHECK_OUTPUT\nprint('rows:', 240)\nprint('chat :', 480)", "assert 1 + 1 == 2")
+    _write(folder, "02_two", "import os\nprint(os.environ['QWEN3LAB_CONFIG'].endswith('my.toml'))",
+           "# NBVAL_CHECK_OUTPUT\n6 * 7")
+    _write(folder, "03_broken", "print('before')", "x = 1", "1 / 0", "print('never')")
+    _write(folder, "04_after", "print('never either')")
+    return folder
+
+
+def test_from_and_to_pick_notebooks_by_number(runner, notebooks):
+    found = runner.series(notebooks)
+    assert [p.stem for p in runner.select(found, "01", "03")] == ["01_one", "02_two", "03_broken"]
+    assert [p.stem for p in runner.select(found, "3", None)] == ["03_broken", "04_after"]
+    assert len(runner.select(found, None, None)) == 5
+    with pytest.raises(ValueError, match=r"--to 07: no notebook has that number; the series is 00_setup, .*04_after"):
+        runner.select(found, "01", "07")
+    with pytest.raises(ValueError, match="--from 03 comes after --to 01"):
+        runner.select(found, "03", "01")
+
+
+@pytest.mark.parametrize("line, says", [
+    ("rr = 16", r"unknown config key\(s\) 'rr' \(did you mean 'r'\?\) in .*my.toml"),
+    ('r = "big"', r"config field r='big' has type str; expected int .*\(from .*my.toml\)"),
+    ("r = -1", r"config field r=-1 must be a positive integer \(from .*my.toml\)"),
+])
+def test_a_bad_config_file_is_refused_before_any_kernel_starts(runner, notebooks, env, tmp_path, monkeypatch,
+                                                             capsys, line, says):
+    (tmp_path / "my.toml").write_text(f"{line}\n")
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("a kernel was started"))
+    code = runner.main(["run", "--config", str(tmp_path / "my.toml"), "--notebooks", str(notebooks),
+                        "--home", str(env), "--from", "01", "--to", "02"])
+    assert code == 2
+    assert re.search(says, capsys.readouterr().err)
+    assert not env.exists()
+
+
+def test_a_number_with_no_notebook_is_refused(runner, notebooks, env, capsys):
+    assert runner.main(["run", "--notebooks", str(notebooks), "--home", str(env), "--from", "08"]) == 2
+    assert "--from 08: no notebook has that number" in capsys.readouterr().err
+
+
+def test_a_run_writes_the_copies_and_a_summary(runner, notebooks, env, tmp_path, capsys):
+    (tmp_path / "my.toml").write_text("r = 16\n")
+    code = runner.main(["run", "--config", str(tmp_path / "my.toml"), "--notebooks", str(notebooks),
+                        "--home", str(env), "--from", "01", "--to", "02", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    summary = json.loads((env / "notebooks" / "summary.json").read_text())
+    assert summary["passed"] and summary["changed from the profile"] == "r = 16"
+    one, two = summary["notebooks"]
+    assert (one["notebook"], one["status"], one["cells_run"], one["assert_lines"]) == ("01_one.ipynb", "passed", 2, 1)
+    assert one["checked"] == ["rows: 240 | chat : 480"] and two["checked"] == ["42"]
+    # the kernel saw the config file, as an absolute path
+    assert nbformat.read(env / "notebooks" / "02_two.ipynb", as_version=4).cells[1].outputs[0]["text"] == "True\n"
+    assert not (env / "notebooks" / "00_setup.ipynb").exists()
+    page = (env / "notebooks" / "summary.md").read_text()
+    assert "2 of 2 notebooks passed" in page and "| 01_one.ipynb | passed |" in page and "rows: 240 | chat : 480" in page
+
+
+def test_a_failing_notebook_exits_1_naming_the_notebook_and_the_cell(runner, notebooks, env, capsys):
+    code = runner.main(["run", "--notebooks", str(notebooks), "--home", str(env), "--from", "03", "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "03_broken.ipynb failed in cell 4 (`1 / 0`): ZeroDivisionError: division by zero" in err
+    written = nbformat.read(env / "notebooks" / "03_broken.ipynb", as_version=4)
+    assert written.cells[1].outputs[0]["text"] == "before\n"
+    summary = json.loads((env / "notebooks" / "summary.json").read_text())
+    assert [(n["status"], n["failed_cell"], n["cells_run"]) for n in summary["notebooks"]] == [
+        ("failed", 4, 2), ("not run", None, 0)]
+    assert "0 of 2 notebooks passed" in (env / "notebooks" / "summary.md").read_text()
+
+
+def test_the_runner_imports_neither_unsloth_nor_torch():
+    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('r', sys.argv[1]); "
+            "m = importlib.util.module_from_spec(spec); sys.modules['r'] = m; spec.loader.exec_module(m); "
+            "print(sorted({k.split('.')[0] for k in sys.modules} & {'unsloth', 'torch', 'transformers', 'qwen3lab'}))")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "qwen3lab" / "runner.py")], capture_output=True,
+                         text=True, check=True).stdout
+    assert out == "[]\n"
