@@ -23,3 +23,16 @@ def shared_home(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("shared") / "artifacts"
     os.environ["QWEN3LAB_HOME"] = str(path)
     return path
+
+
+def load_by_path(name: str, path: Path):
+    """A module loaded from its file, as the runner's parent process loads itself (no package import:
+    ``import qwen3lab`` would import Unsloth)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -2,22 +2,16 @@
 written up to where it stopped, and the handout holds every executed notebook as a self-contained
 HTML page (figures embedded) linked from one index."""
 
-import importlib.util
-import sys
 
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_by_path
 
 
 @pytest.fixture(scope="module")
 def runner():
-    spec = importlib.util.spec_from_file_location("run_notebooks", ROOT / "tools" / "run_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["run_notebooks"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("run_notebooks", ROOT / "tools" / "run_notebooks.py")
 
 
 def _notebook(*cells):

@@ -3,7 +3,6 @@ named by number, a config file with a bad key, type or value is refused with the
 before any kernel starts, a run leaves a summary of what each notebook did, and a failing notebook
 gives exit code 1 with the notebook and the cell named. Tiny fake notebooks, not the series."""
 
-import importlib.util
 import json
 import re
 import subprocess
@@ -12,16 +11,12 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, load_by_path
 
 
 @pytest.fixture(scope="module")
 def runner():
-    spec = importlib.util.spec_from_file_location("_qwen3lab_runner", ROOT / "qwen3lab" / "runner.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_qwen3lab_runner"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_by_path("_qwen3lab_runner", ROOT / "qwen3lab" / "runner.py")
 
 
 @pytest.fixture
