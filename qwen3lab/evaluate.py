@@ -19,11 +19,12 @@ import threading
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from .chat import THINK_END, THINK_START
+
 BOXED = "\\boxed{"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 ASSISTANT = IM_START + "assistant\n"
 ENDOFTEXT = "<|endoftext|>"
-from .chat import THINK_END, THINK_START  # noqa: E402
 #: math-verify's own default time limits (seconds), used where they can work: in the main thread.
 PARSE_TIMEOUT, VERIFY_TIMEOUT = 5, 5
 #: The figures of ``eval_summary``, in the table's order, with what each one means.
