@@ -28,6 +28,7 @@ import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 try:
@@ -52,74 +53,131 @@ class ConfigError(ValueError):
     """A configuration value, key, file or profile name that cannot be used."""
 
 
-def _f(default: Any, help: str, *types: type) -> Any:
-    """A field with its default, its meaning and the types it accepts (default: the default's)."""
-    return field(default=default, metadata={"help": help, "types": types or (type(default),)})
+class ConfigValueError(ConfigError):
+    """One field's value that cannot be used: says the field, the value, where it came from (once
+    known: ``get_config`` and ``replace`` add it) and what is allowed."""
+
+    def __init__(self, fields: tuple[str, ...], value: Any, problem: str, allowed: str = "",
+                 source: str = "Config()"):
+        self.fields, self.value, self.problem, self.allowed, self.source = fields, value, problem, allowed, source
+        name = fields[0]
+        help_text = next(f.metadata["help"] for f in dataclasses.fields(Config) if f.name == name)
+        rule = f"; allowed: {allowed}" if allowed else ""
+        super().__init__(f"config field {name}={value!r} {problem} (from {source}){rule} [{name}: {help_text}]")
+
+    def at(self, source: str) -> "ConfigValueError":
+        """The same error, naming where the value came from."""
+        return ConfigValueError(self.fields, self.value, self.problem, self.allowed, source)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """What a field's value must be, beyond its type: a test and the words that say what passes."""
+
+    test: Callable[[Any], bool]
+    says: str
+
+
+def _between(low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False) -> _Rule:
+    """A finite number in [low, high] (an end in ``*_open`` excluded); no upper end when high is None."""
+    def test(v: Any) -> bool:
+        above = v > low if low_open else v >= low
+        below = high is None or (v < high if high_open else v <= high)
+        return math.isfinite(v) and above and below
+
+    ends = f"{'>' if low_open else '>='} {low:g}" + ("" if high is None else f" and {'<' if high_open else '<='} {high:g}")
+    return _Rule(test, f"a number {ends}")
+
+
+def _at_least(low: int) -> _Rule:
+    return _Rule(lambda v: v >= low, "a positive integer" if low == 1 else f"an integer >= {low}")
+
+
+def _one_of(*choices: Any) -> _Rule:
+    # `x in choices` would take 1 for True and 0 for False: compare types too
+    return _Rule(lambda v: any(v == c and type(v) is type(c) for c in choices),
+                 "one of " + ", ".join(map(repr, choices)))
+
+
+def _is_names(v: Any) -> bool:
+    return len(v) > 0 and all(isinstance(n, str) and n.strip() == n != "" for n in v) and len(set(v)) == len(v)
+
+
+_NAME = _Rule(lambda v: v.strip() == v != "", "a non-empty string without spaces at its ends")
+_SEED = _Rule(lambda v: 0 <= v < 2**32, "an integer from 0 to 2**32 - 1 (what numpy accepts as a seed)")
+_MODULE_NAMES = _Rule(_is_names, 'a non-empty list of distinct module names, e.g. ["q_proj", "v_proj"]')
+_ANY = _Rule(lambda v: True, "")  # every value of the type (a bool)
+
+
+def _f(default: Any, help: str, *types: type, allowed: _Rule = _ANY) -> Any:
+    """A field with its default, its meaning, the types it accepts (default: the default's) and the
+    values of those types it allows (None, where a type, always passes)."""
+    return field(default=default, metadata={"help": help, "types": types or (type(default),), "allowed": allowed})
 
 
 @dataclass(frozen=True)
 class Config:
     """Every knob of the series. Introduced in 00_setup, read by every notebook after it."""
 
-    profile: str = _f("tiny", "the preset these values started from (tiny or full)")
+    profile: str = _f("tiny", "the preset these values started from (tiny or full)", allowed=_NAME)
 
     # -- model: FastLanguageModel.from_pretrained ------------------------------------------------
-    model_name: str = _f(TINY_MODEL_NAME, "Hub id or folder of the model; the tiny name builds a 2-layer Qwen3 locally")
+    model_name: str = _f(TINY_MODEL_NAME, "Hub id or folder of the model; the tiny name builds a 2-layer Qwen3 locally", allowed=_NAME)
     max_seq_length: int = _f(1024, "longest sequence in tokens; activation memory grows with it (attention's "
-                                   "scores, which flash attention does not keep, would grow with its square)")
+                                   "scores, which flash attention does not keep, would grow with its square)", allowed=_at_least(1))
     load_in_4bit: bool = _f(True, "load the linear layers as 4-bit NF4 (QLoRA): about a quarter of 16-bit memory")
     unsloth_loader: str = _f("FastLanguageModel", "Unsloth's loader class: FastLanguageModel (the source's) or "
-                                                   "FastModel (faster padding-free training on a GPU, 05)")
+                                                   "FastModel (faster padding-free training on a GPU, 05)", allowed=_one_of("FastLanguageModel", "FastModel"))
     requires_cuda: bool = _f(False, "refuse to start without a CUDA GPU (the 8B model needs one)")
     progress_bars: bool = _f(True, "the libraries' progress bars (datasets, downloads, loading weights); the trainer's stays")
 
     # -- data: load_dataset and the mix ----------------------------------------------------------
     reasoning_dataset: str = _f(str(BUNDLED_HUB / "unsloth" / "OpenMathReasoning-mini"),
-                                "Hub id or folder of the reasoning set (unsloth/OpenMathReasoning-mini)")
-    reasoning_split: str = _f("cot", "its split: cot = chain-of-thought solutions, the one the source trains on")
+                                "Hub id or folder of the reasoning set (unsloth/OpenMathReasoning-mini)", allowed=_NAME)
+    reasoning_split: str = _f("cot", "its split: cot = chain-of-thought solutions, the one the source trains on", allowed=_NAME)
     chat_dataset: str = _f(str(BUNDLED_HUB / "mlabonne" / "FineTome-100k"),
-                           "Hub id or folder of the chat set (mlabonne/FineTome-100k, ShareGPT format)")
-    chat_split: str = _f("train", "its split")
+                           "Hub id or folder of the chat set (mlabonne/FineTome-100k, ShareGPT format)", allowed=_NAME)
+    chat_split: str = _f("train", "its split", allowed=_NAME)
     chat_percentage: float = _f(0.75, "share of chat rows in the mix (the source's chat_percentage); 0 to 1",
-                                float, int)
-    length_policy: str = _f("drop", "rows longer than max_seq_length: drop them, or report and keep them (cut in training)")
-    eval_reasoning_rows: int = _f(200, "reasoning rows 04 holds out of the mix for 07's evaluation (never trained on)")
-    eval_chat_rows: int = _f(200, "chat rows 04 holds out of the mix for 07's evaluation (never trained on)")
+                                float, int, allowed=_between(0, 1))
+    length_policy: str = _f("drop", "rows longer than max_seq_length: drop them, or report and keep them (cut in training)", allowed=_one_of("drop", "report"))
+    eval_reasoning_rows: int = _f(200, "reasoning rows 04 holds out of the mix for 07's evaluation (never trained on)", allowed=_at_least(1))
+    eval_chat_rows: int = _f(200, "chat rows 04 holds out of the mix for 07's evaluation (never trained on)", allowed=_at_least(1))
     dataset_num_proc: int | None = _f(None, "processes for tokenizing in SFTTrainer (SFTConfig's); None = the "
-                                            "library's default", int, type(None))
+                                            "library's default", int, type(None), allowed=_at_least(1))
 
     # -- LoRA: FastLanguageModel.get_peft_model --------------------------------------------------
-    r: int = _f(32, "LoRA rank: the width of the low-rank update; more rank, more parameters")
-    lora_alpha: int = _f(32, "LoRA scale: the update is multiplied by lora_alpha / r")
-    lora_dropout: float = _f(0.0, "dropout on the LoRA branch's input; 0 is what Unsloth optimizes", float, int)
-    bias: str = _f("none", "which biases to train: none, all or lora_only")
+    r: int = _f(32, "LoRA rank: the width of the low-rank update; more rank, more parameters", allowed=_at_least(1))
+    lora_alpha: int = _f(32, "LoRA scale: the update is multiplied by lora_alpha / r", allowed=_at_least(1))
+    lora_dropout: float = _f(0.0, "dropout on the LoRA branch's input; 0 is what Unsloth optimizes", float, int, allowed=_between(0, 1, high_open=True))
+    bias: str = _f("none", "which biases to train: none, all or lora_only", allowed=_one_of("none", "all", "lora_only"))
     target_modules: tuple[str, ...] | None = _f(
         ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
-        "the linear layers LoRA is added to (the source's seven)", tuple, list, type(None))
+        "the linear layers LoRA is added to (the source's seven)", tuple, list, type(None), allowed=_MODULE_NAMES)
     use_gradient_checkpointing: str | bool = _f("unsloth", "recompute activations in the backward pass to save "
-                                                          "memory: 'unsloth' (offloaded), True or False", str, bool)
-    random_state: int = _f(3407, "seed of the LoRA weights' initialization")
+                                                          "memory: 'unsloth' (offloaded), True or False", str, bool, allowed=_one_of("unsloth", True, False))
+    random_state: int = _f(3407, "seed of the LoRA weights' initialization", allowed=_SEED)
     use_rslora: bool = _f(False, "rank-stabilized LoRA: scale by lora_alpha / sqrt(r) instead of / r")
 
     # -- training: trl.SFTConfig -----------------------------------------------------------------
-    per_device_train_batch_size: int = _f(2, "rows per forward/backward pass on each device")
-    gradient_accumulation_steps: int = _f(4, "passes whose gradients are summed before one optimizer step")
-    warmup_steps: int = _f(5, "steps over which the learning rate rises from 0 to learning_rate")
-    max_steps: int = _f(30, "optimizer steps to train (instead of epochs)")
-    learning_rate: float = _f(2e-4, "peak learning rate", float, int)
-    logging_steps: int = _f(1, "log loss, grad_norm and learning rate every this many steps")
-    optim: str = _f("adamw_8bit", "optimizer: adamw_8bit keeps AdamW's state in 8 bits (bitsandbytes)")
-    weight_decay: float = _f(0.01, "weight decay on the LoRA weights", float, int)
-    lr_scheduler_type: str = _f("linear", "learning-rate schedule after the warmup")
-    seed: int = _f(3407, "seed of data order and dropout")
-    save_steps: int = _f(10, "write a checkpoint every this many steps (to resume from)")
-    report_to: str = _f("swanlab", "where the trainer logs: swanlab or none")
-    swanlab_mode: str = _f("offline", "SwanLab: offline (local files, no account), cloud, local or disabled")
+    per_device_train_batch_size: int = _f(2, "rows per forward/backward pass on each device", allowed=_at_least(1))
+    gradient_accumulation_steps: int = _f(4, "passes whose gradients are summed before one optimizer step", allowed=_at_least(1))
+    warmup_steps: int = _f(5, "steps over which the learning rate rises from 0 to learning_rate", allowed=_at_least(0))
+    max_steps: int = _f(30, "optimizer steps to train (instead of epochs)", allowed=_at_least(1))
+    learning_rate: float = _f(2e-4, "peak learning rate", float, int, allowed=_between(0, 1, low_open=True))
+    logging_steps: int = _f(1, "log loss, grad_norm and learning rate every this many steps", allowed=_at_least(1))
+    optim: str = _f("adamw_8bit", "optimizer: adamw_8bit keeps AdamW's state in 8 bits (bitsandbytes)", allowed=_NAME)
+    weight_decay: float = _f(0.01, "weight decay on the LoRA weights", float, int, allowed=_between(0, 1))
+    lr_scheduler_type: str = _f("linear", "learning-rate schedule after the warmup", allowed=_NAME)
+    seed: int = _f(3407, "seed of data order and dropout", allowed=_SEED)
+    save_steps: int = _f(10, "write a checkpoint every this many steps (to resume from)", allowed=_at_least(1))
+    report_to: str = _f("swanlab", "where the trainer logs: swanlab or none", allowed=_one_of("swanlab", "none"))
+    swanlab_mode: str = _f("offline", "SwanLab: offline (local files, no account), cloud, local or disabled", allowed=_one_of("offline", "cloud", "local", "disabled"))
     train_on_responses_only: bool = _f(True, "loss on the assistant's tokens only (beyond the source, 05)")
 
     # -- generation: model.generate in 02 and 06 -------------------------------------------------
-    max_new_tokens: int = _f(256, "new tokens per reply with thinking off (the source's 256)")
-    max_new_tokens_thinking: int = _f(1024, "new tokens per reply with thinking on (the source's 1024: room to reason)")
+    max_new_tokens: int = _f(256, "new tokens per reply with thinking off (the source's 256)", allowed=_at_least(1))
+    max_new_tokens_thinking: int = _f(1024, "new tokens per reply with thinking on (the source's 1024: room to reason)", allowed=_at_least(1))
 
     # -- the GPU speed layer: qwen3lab.fast (05) -----------------------------------------------
     auto_recipe: bool = _f(False, "fit batch, padding-free and checkpointing to the free GPU memory (qwen3lab.fast)")
@@ -130,15 +188,15 @@ class Config:
                                  "compute capability 8.9+)")
     padding_free: bool | None = _f(None, "SFTConfig's padding_free; None = the library's default (the fast "
                                          "layer decides)", bool, type(None))
-    pad_to_multiple_of: int | None = _f(None, "SFTConfig's pad_to_multiple_of; None = off", int, type(None))
+    pad_to_multiple_of: int | None = _f(None, "SFTConfig's pad_to_multiple_of; None = off", int, type(None), allowed=_at_least(1))
 
     # -- tiny model shape (only when model_name is the tiny name) -------------------------------
-    tiny_hidden_size: int = _f(64, "tiny model: hidden size")
-    tiny_intermediate_size: int = _f(192, "tiny model: MLP width")
-    tiny_num_hidden_layers: int = _f(2, "tiny model: decoder layers")
-    tiny_num_attention_heads: int = _f(4, "tiny model: query heads")
-    tiny_num_key_value_heads: int = _f(2, "tiny model: key/value heads (grouped-query attention)")
-    tiny_head_dim: int = _f(16, "tiny model: size of each head")
+    tiny_hidden_size: int = _f(64, "tiny model: hidden size", allowed=_at_least(1))
+    tiny_intermediate_size: int = _f(192, "tiny model: MLP width", allowed=_at_least(1))
+    tiny_num_hidden_layers: int = _f(2, "tiny model: decoder layers", allowed=_at_least(1))
+    tiny_num_attention_heads: int = _f(4, "tiny model: query heads", allowed=_at_least(1))
+    tiny_num_key_value_heads: int = _f(2, "tiny model: key/value heads (grouped-query attention)", allowed=_at_least(1))
+    tiny_head_dim: int = _f(16, "tiny model: size of each head", allowed=_at_least(2))
 
     def __post_init__(self) -> None:
         if isinstance(self.target_modules, list):
@@ -148,7 +206,12 @@ class Config:
     def replace(self, **changes: Any) -> "Config":
         """A copy with some fields changed (validated like a new config)."""
         _check_known(changes, "replace()")
-        return dataclasses.replace(self, **changes)
+        try:
+            return dataclasses.replace(self, **changes)
+        except ConfigValueError as exc:
+            if exc.source != "Config()":
+                raise
+            raise exc.at(f"replace({exc.fields[0]}=...)") from None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -158,8 +221,13 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "a dict") -> "Config":
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected an object of config fields, got {type(data).__name__}")
         _check_known(data, source)
-        return cls(**data)
+        try:
+            return cls(**data)
+        except ConfigValueError as exc:
+            raise exc.at(source) from None
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n")
@@ -196,41 +264,43 @@ def _check_known(keys, source: str) -> None:
         raise ConfigError(f"unknown config key(s) {', '.join(hints)} in {source}; known keys: {field_names()}")
 
 
-_CHOICES = {
-    "unsloth_loader": ("FastLanguageModel", "FastModel"),
-    "length_policy": ("report", "drop"),
-    "swanlab_mode": ("offline", "cloud", "local", "disabled"),
-    "bias": ("none", "all", "lora_only"),
-    "report_to": ("swanlab", "none"),
-}
-_POSITIVE = ("max_seq_length", "r", "lora_alpha", "per_device_train_batch_size", "gradient_accumulation_steps",
-             "max_steps", "logging_steps", "save_steps", "pad_to_multiple_of", "dataset_num_proc",
-             "max_new_tokens", "max_new_tokens_thinking", "eval_reasoning_rows", "eval_chat_rows")
-
-
 def _type_name(types: tuple[type, ...]) -> str:
     return " or ".join("None" if t is type(None) else t.__name__ for t in types)
 
 
+def _type_hint(types: tuple[type, ...]) -> str:
+    """How to write a value of these types in TOML or a QWEN3LAB_<FIELD> variable."""
+    if bool in types and str not in types:
+        return " (write true or false)"
+    if tuple in types:
+        return ' (write a list: ["q_proj", "v_proj"])'
+    if str in types and len(types) == 1:
+        return ' (in TOML, a string in quotes: "...")'
+    return ""
+
+
+def _check_value(f: dataclasses.Field, value: Any) -> None:
+    types, rule = f.metadata["types"], f.metadata["allowed"]
+    # bool is an int in Python: accept it only where bool is one of the types
+    if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+        raise ConfigValueError((f.name,), value, f"has type {type(value).__name__}; expected {_type_name(types)}"
+                               f"{_type_hint(types)}", rule.says)
+    if value is not None and not rule.test(value):
+        raise ConfigValueError((f.name,), value, f"must be {rule.says}")
+
+
 def _validate(cfg: Config) -> None:
+    """Every field's type and range, then the rules that tie two fields together."""
     for f in fields(cfg):
-        value, types = getattr(cfg, f.name), f.metadata["types"]
-        # bool is an int in Python: accept it only where bool is one of the types
-        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-            raise ConfigError(f"config field {f.name}={value!r} has type {type(value).__name__}; expected "
-                              f"{_type_name(types)} ({f.metadata['help']})")
-    for name, choices in _CHOICES.items():
-        if getattr(cfg, name) not in choices:
-            raise ConfigError(f"config field {name}={getattr(cfg, name)!r} is not one of {list(choices)}")
-    for name in _POSITIVE:
-        value = getattr(cfg, name)
-        if value is not None and value <= 0:
-            raise ConfigError(f"config field {name}={value!r} must be a positive integer")
-    if math.isnan(cfg.chat_percentage) or not 0.0 <= cfg.chat_percentage <= 1.0:
-        raise ConfigError(f"chat_percentage={cfg.chat_percentage!r} must be a number in [0, 1] "
-                          "(0 = only reasoning rows, 1 = only chat rows)")
-    if cfg.tiny_num_attention_heads % cfg.tiny_num_key_value_heads:
-        raise ConfigError("tiny_num_attention_heads must be a multiple of tiny_num_key_value_heads (GQA)")
+        _check_value(f, getattr(cfg, f.name))
+    heads, kv_heads = cfg.tiny_num_attention_heads, cfg.tiny_num_key_value_heads
+    if heads % kv_heads:
+        raise ConfigValueError(("tiny_num_key_value_heads", "tiny_num_attention_heads"), kv_heads,
+                               f"must divide tiny_num_attention_heads={heads} (grouped-query attention shares "
+                               "each key/value head among the same number of query heads)")
+    if cfg.tiny_head_dim % 2:
+        raise ConfigValueError(("tiny_head_dim",), cfg.tiny_head_dim,
+                               "must be even (rotary embeddings turn pairs of dimensions)")
 
 
 #: Named presets. ``full`` is the source tutorial; ``tiny`` is the same recipe scaled to a CPU.
@@ -314,11 +384,13 @@ def _types(name: str) -> tuple[type, ...]:
     return next(f.metadata["types"] for f in fields(Config) if f.name == name)
 
 
-def _apply(cfg: Config, changes: dict[str, Any], source: str) -> Config:
+def _apply(cfg: Config, changes: dict[str, Any], source: Callable[[str], str]) -> Config:
+    """``cfg`` with ``changes``; a bad value names the source of its field (``source(field)``)."""
     try:
         return cfg.replace(**changes)
-    except ConfigError as exc:
-        raise ConfigError(f"{exc} (from {source})") from None
+    except ConfigValueError as exc:
+        changed = next((name for name in exc.fields if name in changes), exc.fields[0])
+        raise exc.at(source(changed)) from None
 
 
 def get_config(profile: str | None = None, **overrides: Any) -> Config:
@@ -335,11 +407,11 @@ def get_config(profile: str | None = None, **overrides: Any) -> Config:
         raise ConfigError(f"unknown profile {name!r}; choose one of {sorted(PROFILES)}, e.g. `make run PROFILE=tiny`")
     cfg = PROFILES[name]
     if from_file:
-        cfg = _apply(cfg, from_file, os.environ[CONFIG_ENV])
+        cfg = _apply(cfg, from_file, lambda name: str(Path(os.environ[CONFIG_ENV]).expanduser()))
     env = _from_env()
     if env:
-        cfg = _apply(cfg, env, "the environment: " + ", ".join(FIELD_ENV_PREFIX + k.upper() for k in env))
-    return _apply(cfg, overrides, "get_config()") if overrides else cfg
+        cfg = _apply(cfg, env, lambda name: f"environment variable {FIELD_ENV_PREFIX}{name.upper()}")
+    return _apply(cfg, overrides, lambda name: f"get_config({name}=...)") if overrides else cfg
 
 
 def show(cfg: Config, *names: str):

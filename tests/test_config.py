@@ -141,3 +141,92 @@ def test_invalid_values_are_refused_with_the_field_name(field, value):
 def test_describe_lists_every_field():
     text = describe(PROFILES["tiny"])
     assert all(name in text for name in PROFILES["tiny"].to_dict())
+
+
+# -- every field's type and range, from every source (issue 22) ---------------------------------------
+
+@pytest.mark.parametrize("field,value", [
+    ("learning_rate", math.nan), ("learning_rate", -1), ("learning_rate", 0), ("learning_rate", math.inf),
+    ("warmup_steps", -5), ("lora_dropout", 1.0), ("weight_decay", -0.1), ("seed", -1), ("seed", 2**32),
+    ("random_state", 2**40), ("target_modules", []), ("target_modules", ["q_proj", 3]),
+    ("target_modules", ["q_proj", "q_proj"]), ("target_modules", [" q_proj"]), ("use_gradient_checkpointing", "yes"),
+    ("model_name", ""), ("optim", " "), ("eval_reasoning_rows", 0), ("tiny_num_key_value_heads", 0),
+    ("tiny_num_key_value_heads", 3), ("tiny_head_dim", 15), ("max_new_tokens", -1)])
+def test_values_that_failed_late_are_refused_at_once(field, value):
+    """Each of these was accepted and failed far away (NaN losses, PEFT looking for modules 'q', 'p'...,
+    a ZeroDivisionError while building the tiny model)."""
+    with pytest.raises(ConfigError) as err:
+        Config(**{field: value})
+    shown = tuple(value) if isinstance(value, list) else value  # a list is kept as a tuple
+    assert str(err.value).startswith(f"config field {field}={shown!r} must ") and "(from Config())" in str(err.value)
+
+
+@pytest.mark.parametrize("field,value", [("learning_rate", "2e-4"), ("seed", "abc"), ("target_modules", "q_proj"),
+                                         ("load_in_4bit", 1), ("r", 8.0)])
+def test_values_of_the_wrong_type_are_refused_naming_the_type(field, value):
+    """Already refused before issue 22; kept so that they stay refused."""
+    with pytest.raises(ConfigError, match=f"config field {field}=.*has type {type(value).__name__}; expected"):
+        get_config(**{field: value})
+
+
+def test_every_field_has_a_type_and_a_rule():
+    from dataclasses import fields
+
+    for f in fields(Config):
+        assert f.metadata["types"] and "allowed" in f.metadata, f.name
+        numeric = set(f.metadata["types"]) & {int, float} and bool not in f.metadata["types"]
+        if numeric or str in f.metadata["types"]:
+            assert f.metadata["allowed"].says, f"{f.name} has no range"
+
+
+def test_a_bad_value_names_its_source_file(tmp_path, monkeypatch):
+    mine = tmp_path / "my.toml"
+    mine.write_text("warmup_steps = -5\n")
+    monkeypatch.setenv("QWEN3LAB_CONFIG", str(mine))
+    with pytest.raises(ConfigError) as err:
+        get_config()
+    assert str(err.value).startswith(f"config field warmup_steps=-5 must be an integer >= 0 (from {mine}) "
+                                     "[warmup_steps: steps over which")
+
+
+@pytest.mark.parametrize("name,raw,fragment", [
+    ("WARMUP_STEPS", "-5", "warmup_steps=-5 must be an integer >= 0 (from environment variable QWEN3LAB_WARMUP_STEPS)"),
+    ("LEARNING_RATE", "nan", "learning_rate=nan must be a number > 0 and <= 1 (from environment variable "
+                             "QWEN3LAB_LEARNING_RATE)"),
+    ("LOAD_IN_4BIT", "1", "(write true or false)"),
+    ("TARGET_MODULES", "q_proj", '(write a list: ["q_proj", "v_proj"])'),
+    ("TINY_NUM_KEY_VALUE_HEADS", "3", "=3 must divide tiny_num_attention_heads=4 (grouped-query attention shares each "
+                                      "key/value head among the same number of query heads) (from environment "
+                                      "variable QWEN3LAB_TINY_NUM_KEY_VALUE_HEADS)"),
+])
+def test_a_bad_variable_is_named_alone(monkeypatch, name, raw, fragment):
+    monkeypatch.setenv("QWEN3LAB_R", "16")  # a good variable beside it is not blamed
+    monkeypatch.setenv("QWEN3LAB_" + name, raw)
+    with pytest.raises(ConfigError) as err:
+        get_config()
+    assert fragment in str(err.value) and "QWEN3LAB_R," not in str(err.value)
+
+
+def test_keywords_replace_and_a_saved_config_name_their_source(tmp_path):
+    with pytest.raises(ConfigError, match=r"warmup_steps=-5 must .* \(from get_config\(warmup_steps=\.\.\.\)\)"):
+        get_config(warmup_steps=-5)
+    with pytest.raises(ConfigError, match=r"learning_rate=-1 must .* \(from replace\(learning_rate=\.\.\.\)\)"):
+        get_config().replace(learning_rate=-1)
+    with pytest.raises(ConfigError, match=r"seed='abc' has type str; expected int \(from Config\(\)\); allowed: an "
+                                          r"integer from 0 to 2\*\*32 - 1"):
+        Config(seed="abc")
+    saved = tmp_path / "config.json"
+    saved.write_text('{"r": 0}')
+    with pytest.raises(ConfigError, match=rf"r=0 must be a positive integer \(from {saved}\)"):
+        Config.load(saved)
+    saved.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="expected an object of config fields"):
+        Config.load(saved)
+
+
+def test_the_profiles_and_every_boundary_value_pass():
+    for cfg in PROFILES.values():
+        assert Config(**{k: v for k, v in cfg.to_dict().items()}) == cfg
+    Config(learning_rate=1, warmup_steps=0, lora_dropout=0.99, weight_decay=0, seed=0, random_state=2**32 - 1,
+           chat_percentage=1, use_gradient_checkpointing=False, target_modules=None, dataset_num_proc=None,
+           tiny_num_key_value_heads=4, tiny_head_dim=2)
