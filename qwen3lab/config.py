@@ -85,7 +85,9 @@ def _between(low: float, high: float | None = None, *, low_open: bool = False, h
         below = high is None or (v < high if high_open else v <= high)
         return math.isfinite(v) and above and below
 
-    ends = f"{'>' if low_open else '>='} {low:g}" + ("" if high is None else f" and {'<' if high_open else '<='} {high:g}")
+    ends = f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        ends += f" and {'<' if high_open else '<='} {high:g}"
     return _Rule(test, f"a number {ends}")
 
 
@@ -122,46 +124,56 @@ class Config:
     profile: str = _f("tiny", "the preset these values started from (tiny or full)", allowed=_NAME)
 
     # -- model: FastLanguageModel.from_pretrained ------------------------------------------------
-    model_name: str = _f(TINY_MODEL_NAME, "Hub id or folder of the model; the tiny name builds a 2-layer Qwen3 locally", allowed=_NAME)
+    model_name: str = _f(TINY_MODEL_NAME, "Hub id or folder of the model; the tiny name builds a 2-layer Qwen3 locally",
+                         allowed=_NAME)
     max_seq_length: int = _f(1024, "longest sequence in tokens; activation memory grows with it (attention's "
-                                   "scores, which flash attention does not keep, would grow with its square)", allowed=_at_least(1))
+                                   "scores, which flash attention does not keep, would grow with its square)",
+                             allowed=_at_least(1))
     load_in_4bit: bool = _f(True, "load the linear layers as 4-bit NF4 (QLoRA): about a quarter of 16-bit memory")
     unsloth_loader: str = _f("FastLanguageModel", "Unsloth's loader class: FastLanguageModel (the source's) or "
-                                                   "FastModel (faster padding-free training on a GPU, 05)", allowed=_one_of("FastLanguageModel", "FastModel"))
+                                                   "FastModel (faster padding-free training on a GPU, 05)",
+                             allowed=_one_of("FastLanguageModel", "FastModel"))
     requires_cuda: bool = _f(False, "refuse to start without a CUDA GPU (the 8B model needs one)")
     progress_bars: bool = _f(True, "the libraries' progress bars (datasets, downloads, loading weights); the trainer's stays")
 
     # -- data: load_dataset and the mix ----------------------------------------------------------
     reasoning_dataset: str = _f(str(BUNDLED_HUB / "unsloth" / "OpenMathReasoning-mini"),
                                 "Hub id or folder of the reasoning set (unsloth/OpenMathReasoning-mini)", allowed=_NAME)
-    reasoning_split: str = _f("cot", "its split: cot = chain-of-thought solutions, the one the source trains on", allowed=_NAME)
+    reasoning_split: str = _f("cot", "its split: cot = chain-of-thought solutions, the one the source trains on",
+                              allowed=_NAME)
     chat_dataset: str = _f(str(BUNDLED_HUB / "mlabonne" / "FineTome-100k"),
                            "Hub id or folder of the chat set (mlabonne/FineTome-100k, ShareGPT format)", allowed=_NAME)
     chat_split: str = _f("train", "its split", allowed=_NAME)
     chat_percentage: float = _f(0.75, "share of chat rows in the mix (the source's chat_percentage); 0 to 1",
                                 float, int, allowed=_between(0, 1))
-    length_policy: str = _f("drop", "rows longer than max_seq_length: drop them, or report and keep them (cut in training)", allowed=_one_of("drop", "report"))
-    eval_reasoning_rows: int = _f(200, "reasoning rows 04 holds out of the mix for 07's evaluation (never trained on)", allowed=_at_least(1))
-    eval_chat_rows: int = _f(200, "chat rows 04 holds out of the mix for 07's evaluation (never trained on)", allowed=_at_least(1))
+    length_policy: str = _f("drop", "rows longer than max_seq_length: drop them, or report and keep them (cut in training)",
+                            allowed=_one_of("drop", "report"))
+    eval_reasoning_rows: int = _f(200, "reasoning rows 04 holds out of the mix for 07's evaluation (never trained on)",
+                                  allowed=_at_least(1))
+    eval_chat_rows: int = _f(200, "chat rows 04 holds out of the mix for 07's evaluation (never trained on)",
+                             allowed=_at_least(1))
     dataset_num_proc: int | None = _f(None, "processes for tokenizing in SFTTrainer (SFTConfig's); None = the "
                                             "library's default", int, type(None), allowed=_at_least(1))
 
     # -- LoRA: FastLanguageModel.get_peft_model --------------------------------------------------
     r: int = _f(32, "LoRA rank: the width of the low-rank update; more rank, more parameters", allowed=_at_least(1))
     lora_alpha: int = _f(32, "LoRA scale: the update is multiplied by lora_alpha / r", allowed=_at_least(1))
-    lora_dropout: float = _f(0.0, "dropout on the LoRA branch's input; 0 is what Unsloth optimizes", float, int, allowed=_between(0, 1, high_open=True))
+    lora_dropout: float = _f(0.0, "dropout on the LoRA branch's input; 0 is what Unsloth optimizes", float, int,
+                             allowed=_between(0, 1, high_open=True))
     bias: str = _f("none", "which biases to train: none, all or lora_only", allowed=_one_of("none", "all", "lora_only"))
     target_modules: tuple[str, ...] | None = _f(
         ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
         "the linear layers LoRA is added to (the source's seven)", tuple, list, type(None), allowed=_MODULE_NAMES)
     use_gradient_checkpointing: str | bool = _f("unsloth", "recompute activations in the backward pass to save "
-                                                          "memory: 'unsloth' (offloaded), True or False", str, bool, allowed=_one_of("unsloth", True, False))
+                                                          "memory: 'unsloth' (offloaded), True or False", str, bool,
+                                                allowed=_one_of("unsloth", True, False))
     random_state: int = _f(3407, "seed of the LoRA weights' initialization", allowed=_SEED)
     use_rslora: bool = _f(False, "rank-stabilized LoRA: scale by lora_alpha / sqrt(r) instead of / r")
 
     # -- training: trl.SFTConfig -----------------------------------------------------------------
     per_device_train_batch_size: int = _f(2, "rows per forward/backward pass on each device", allowed=_at_least(1))
-    gradient_accumulation_steps: int = _f(4, "passes whose gradients are summed before one optimizer step", allowed=_at_least(1))
+    gradient_accumulation_steps: int = _f(4, "passes whose gradients are summed before one optimizer step",
+                                          allowed=_at_least(1))
     warmup_steps: int = _f(5, "steps over which the learning rate rises from 0 to learning_rate", allowed=_at_least(0))
     max_steps: int = _f(30, "optimizer steps to train (instead of epochs)", allowed=_at_least(1))
     learning_rate: float = _f(2e-4, "peak learning rate", float, int, allowed=_between(0, 1, low_open=True))
@@ -172,12 +184,14 @@ class Config:
     seed: int = _f(3407, "seed of data order and dropout", allowed=_SEED)
     save_steps: int = _f(10, "write a checkpoint every this many steps (to resume from)", allowed=_at_least(1))
     report_to: str = _f("swanlab", "where the trainer logs: swanlab or none", allowed=_one_of("swanlab", "none"))
-    swanlab_mode: str = _f("offline", "SwanLab: offline (local files, no account), cloud, local or disabled", allowed=_one_of("offline", "cloud", "local", "disabled"))
+    swanlab_mode: str = _f("offline", "SwanLab: offline (local files, no account), cloud, local or disabled",
+                           allowed=_one_of("offline", "cloud", "local", "disabled"))
     train_on_responses_only: bool = _f(True, "loss on the assistant's tokens only (beyond the source, 05)")
 
     # -- generation: model.generate in 02 and 06 -------------------------------------------------
     max_new_tokens: int = _f(256, "new tokens per reply with thinking off (the source's 256)", allowed=_at_least(1))
-    max_new_tokens_thinking: int = _f(1024, "new tokens per reply with thinking on (the source's 1024: room to reason)", allowed=_at_least(1))
+    max_new_tokens_thinking: int = _f(1024, "new tokens per reply with thinking on (the source's 1024: room to reason)",
+                                      allowed=_at_least(1))
 
     # -- the GPU speed layer: qwen3lab.fast (05) -----------------------------------------------
     auto_recipe: bool = _f(False, "fit batch, padding-free and checkpointing to the free GPU memory (qwen3lab.fast)")
@@ -188,7 +202,8 @@ class Config:
                                  "compute capability 8.9+)")
     padding_free: bool | None = _f(None, "SFTConfig's padding_free; None = the library's default (the fast "
                                          "layer decides)", bool, type(None))
-    pad_to_multiple_of: int | None = _f(None, "SFTConfig's pad_to_multiple_of; None = off", int, type(None), allowed=_at_least(1))
+    pad_to_multiple_of: int | None = _f(None, "SFTConfig's pad_to_multiple_of; None = off", int, type(None),
+                                        allowed=_at_least(1))
 
     # -- tiny model shape (only when model_name is the tiny name) -------------------------------
     tiny_hidden_size: int = _f(64, "tiny model: hidden size", allowed=_at_least(1))
