@@ -1,10 +1,18 @@
-"""The artifacts root, stage paths, manifests and atomic writes.
+"""The artifacts root, stage paths, manifests and safe writes.
 
 Every stage writes under one root (``./artifacts`` of the project, or ``$QWEN3LAB_HOME``), next
 to a ``manifest.json`` that says what it is, what it came from, the config that made it and the
 library versions. A stage that finds its input missing names the notebook to run first.
+
 Writes go to a temporary sibling folder that is renamed into place only when complete, so an
-interrupted run never leaves a half-written artifact where a later stage would read it.
+interrupted run never leaves a half-written artifact where a later stage would read it. Nothing a
+user owns is replaced: a folder without a manifest (not a qwen3lab stage) or a file in the way is
+refused. What an interrupted write leaves (a ``.<name>.tmp-<pid>-*`` or ``.<name>.old-<pid>-*``
+sibling of a process that is gone) is cleaned up, or put back, the next time the stage is
+written or required. Reading a stage checks that its files are whole (JSON parses, safetensors
+and Arrow files are as long as their headers say), so a damaged file is named with the notebook
+that rewrites it instead of failing deep inside a library. Folders and files are created with the
+user's umask, so other users of a shared machine can read them where the umask allows.
 
 Introduced in 00_setup.
 """
@@ -14,11 +22,11 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import importlib.metadata
+import itertools
 import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,9 +51,21 @@ STAGES: dict[str, tuple[str, str]] = {
 _VERSIONED = ("qwen3lab", "torch", "transformers", "peft", "trl", "datasets", "accelerate",
               "bitsandbytes", "unsloth", "unsloth_zoo", "swanlab")
 
+#: JSON keys that hold a path another stage wrote (an absolute path, as the libraries store it):
+#: PEFT's adapter config names its base model's folder, for the tiny profile one under the root.
+_PATH_KEYS = {"adapter_config.json": ("base_model_name_or_path",)}
+
 
 class MissingArtifactError(FileNotFoundError):
     """An earlier stage's output is not on disk."""
+
+
+class CorruptArtifactError(ValueError):
+    """A stage's file that cannot be read as what it should be (cut short, or changed by hand)."""
+
+
+class UnownedTargetError(FileExistsError):
+    """A write would replace a file or folder that qwen3lab did not create."""
 
 
 def project_root() -> Path | None:
@@ -70,16 +90,296 @@ def stage_dir(stage: str) -> Path:
     return artifacts_root() / STAGES[stage][0]
 
 
+def _writer(path: Path) -> str:
+    """Who rewrites ``path``: ``notebooks/NN_name.ipynb`` (or ``make run``) of the stage it is in."""
+    path = Path(os.path.abspath(path))
+    root = artifacts_root()
+    for rel, notebook in STAGES.values():
+        if path == root / rel or (root / rel) in path.parents:
+            return notebook if notebook.startswith("make ") else f"notebooks/{notebook}.ipynb"
+    return "the notebook that wrote it"
+
+
+def _rerun(path: Path) -> str:
+    return f"run {_writer(path)} again to rewrite it (with the same {HOME_ENV} and profile)"
+
+
 def require(stage: str) -> Path:
-    """The stage's folder, or a ``MissingArtifactError`` naming the notebook that writes it."""
+    """The stage's folder, checked whole; else a ``MissingArtifactError`` naming the notebook that
+    writes it, or a ``CorruptArtifactError`` naming the damaged file and that notebook.
+
+    An interrupted write of the stage is put back first; paths that its files store under an
+    artifacts root that has since moved are re-pointed at this root (``relocate``).
+    """
     path = stage_dir(stage)
+    _recover(path)
     if not (path / MANIFEST).is_file():
         notebook = STAGES[stage][1]
         raise MissingArtifactError(
             f"{path} is missing (or has no {MANIFEST}): run notebooks/{notebook}.ipynb first "
             f"(or `make run`), with the same {HOME_ENV} and profile."
         )
+    verify(path)
+    relocate(path)
     return path
+
+
+# -- reading: whole files, movable roots ---------------------------------------------------------------
+
+
+def _read_json(file: Path) -> Any:
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptArtifactError(f"{file} is not valid JSON ({type(exc).__name__}: {exc}): it was cut short or "
+                                   f"changed after it was written; {_rerun(file)}") from None
+
+
+def _check_safetensors(file: Path) -> None:
+    """The file is as long as its header says: 8 bytes of header size, the JSON header, the tensors."""
+    size = file.stat().st_size
+    with open(file, "rb") as fh:
+        head = fh.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        try:
+            header = json.loads(fh.read(n)) if 0 < n <= size - 8 else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            header = None
+    if not isinstance(header, dict):
+        raise CorruptArtifactError(f"{file} is not a safetensors file (its header cannot be read; {size} bytes): "
+                                   f"{_rerun(file)}")
+    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    if 8 + n + end != size:
+        raise CorruptArtifactError(f"{file} has {size:,} bytes where its header says {8 + n + end:,}: it was cut "
+                                   f"short or changed after it was written; {_rerun(file)}")
+
+
+def _check_arrow(file: Path) -> None:
+    """An Arrow stream (``datasets.save_to_disk``) whose record batches can all be read."""
+    import pyarrow as pa
+
+    try:
+        with pa.memory_map(str(file)) as source:
+            pa.ipc.open_stream(source).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise CorruptArtifactError(f"{file} is not a whole Arrow file ({exc}): it was cut short or changed after "
+                                   f"it was written; {_rerun(file)}") from None
+
+
+def verify(folder: str | Path) -> None:
+    """Check that a stage's files are whole: its manifest and every JSON file parse, every
+    safetensors file is as long as its header says, every data file of a saved data set reads.
+
+    Cheap (headers and memory maps, no tensors loaded), so every ``require`` runs it; a damaged file
+    is a ``CorruptArtifactError`` that names it and the notebook that rewrites it. Introduced in 00_setup.
+    """
+    folder = Path(folder)
+    if not isinstance(_read_json(folder / MANIFEST), dict):
+        raise CorruptArtifactError(f"{folder / MANIFEST} is not a JSON object: {_rerun(folder)}")
+    for file in sorted(folder.rglob("*")):
+        if not file.is_file() or any(p.startswith(".") for p in file.relative_to(folder).parts):
+            continue
+        if file.suffix == ".json":
+            _read_json(file)
+        elif file.suffix == ".safetensors":
+            _check_safetensors(file)
+        elif file.suffix == ".arrow" and file.name.startswith("data-"):  # not datasets' cache-*.arrow
+            _check_arrow(file)
+
+
+def _under_root(stored: str) -> Path | None:
+    """Where an absolute path that some artifacts root once held is under the current root."""
+    parts = Path(stored).parts
+    for rel, _ in STAGES.values():
+        rel_parts = Path(rel).parts
+        for i in range(len(parts) - len(rel_parts), 0, -1):
+            if parts[i:i + len(rel_parts)] == rel_parts:
+                return artifacts_root().joinpath(*parts[i:])
+    return None
+
+
+def relocate(folder: str | Path) -> list[str]:
+    """Re-point the paths a stage's files store under an artifacts root that has moved.
+
+    PEFT's ``adapter_config.json`` names its base model by the absolute path it was loaded from
+    (for the tiny profile, ``<root>/models/tiny-qwen3``), and Unsloth's and PEFT's loaders read it
+    from there: after the root is copied to another place or machine, that path is gone and
+    loading fails with ``OSError: Repo id must be in the form ...``. A stored path that no longer
+    exists and lies in a stage's folder is rewritten to the same place under the current root.
+    Returns one line per change (also printed). Called by ``require``; introduced in 06_saving_and_chat.
+    """
+    changes = []
+    for name, keys in _PATH_KEYS.items():
+        for file in sorted(Path(folder).rglob(name)):
+            data = _read_json(file)
+            moved = {k: str(new) for k in keys if isinstance(data.get(k), str) and os.path.isabs(data[k])
+                     and not os.path.exists(data[k]) and (new := _under_root(data[k])) is not None}
+            for key, new in moved.items():
+                if not os.path.exists(new):
+                    raise MissingArtifactError(f"{file} names {key}={data[key]!r}, which is not on this machine, and "
+                                               f"its place under this artifacts root, {new}, is empty too: run "
+                                               f"{_writer(Path(new))} first")
+                changes.append(f"{file}: {key} {data[key]} -> {new} (the artifacts root moved)")
+                data[key] = new
+            if moved:
+                atomic_write_text(file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    for line in changes:
+        print(line)
+    return changes
+
+
+# -- writing: own stages only, interrupted writes recovered ----------------------------------------------
+
+
+_ACTIVE: set[str] = set()  # this process's temporary siblings that are being written now
+_SIBLING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)?")
+
+
+def _sibling(final: Path, kind: str) -> Path:
+    """A new empty folder ``.<name>.<kind>-<pid>-<n>`` beside ``final`` (``mkdir`` applies the umask)."""
+    for n in itertools.count():
+        path = final.parent / f".{final.name}.{kind}-{os.getpid()}-{n}"
+        if kind == "old":
+            if not os.path.lexists(path):
+                return path
+            continue
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+            return path
+    raise AssertionError("unreachable")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _leftovers(final: Path) -> list[tuple[str, Path]]:
+    """(kind, path) of the temporary siblings of ``final`` that no running write owns."""
+    if not final.parent.is_dir():
+        return []
+    found = []
+    for entry in final.parent.iterdir():
+        m = _SIBLING.match(entry.name)
+        if not m or m["name"] != final.name or str(entry) in _ACTIVE:
+            continue
+        pid = int(m["pid"]) if m["pid"] else None
+        if pid is None or pid == os.getpid() or not _alive(pid):
+            found.append((m["kind"], entry))
+    return found
+
+
+def _recover(final: Path) -> None:
+    """Put back a stage whose replacement was interrupted between its two renames, and remove what
+    interrupted writes of it left behind."""
+    leftovers = _leftovers(final)
+    for kind, path in sorted(leftovers, key=lambda kp: kp[0] != "old"):
+        if kind == "old" and not os.path.lexists(final):
+            os.replace(path, final)
+            print(f"{final}: put back from {path.name}, left by a write that was interrupted")
+        elif path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def is_stage(path: str | Path) -> bool:
+    """Whether ``path`` is a folder qwen3lab wrote (it holds a ``manifest.json``)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def _check_target(final: Path, replace_unowned: bool) -> None:
+    if os.path.lexists(final) and not final.is_dir():
+        raise UnownedTargetError(f"{final} is a file (or a link), not a stage folder: qwen3lab will not replace "
+                                 f"it. Move it away, or write the stage elsewhere (another {HOME_ENV}).")
+    if final.is_dir() and not is_stage(final) and any(final.iterdir()) and not replace_unowned:
+        raise UnownedTargetError(
+            f"{final} holds files but no {MANIFEST}, so qwen3lab did not write it and will not replace it "
+            f"(its files would be lost). Move them away, choose another {HOME_ENV}, or pass "
+            f"replace_unowned=True to replace the folder with everything in it.")
+
+
+@contextlib.contextmanager
+def atomic_dir(final: str | Path, *, replace_unowned: bool = False) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``final``; on success it replaces ``final``.
+
+    On an exception (or a killed process) ``final`` keeps its previous content; the temporary
+    folder is removed (or, if the process died, the next write or ``require`` of the stage removes
+    it). If the swap itself fails, the previous content is put back. ``final`` may be missing, empty
+    or a qwen3lab stage (it has a ``manifest.json``); a folder with other files is refused with an
+    ``UnownedTargetError`` unless ``replace_unowned``, and a file in its place always is. A
+    symbolic link to a folder is followed: the stage is written where it points.
+    """
+    final = Path(final)
+    if final.is_symlink() and final.is_dir():
+        final = final.resolve()
+    _check_target(final, replace_unowned)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _recover(final)
+    tmp = _sibling(final, "tmp")
+    _ACTIVE.add(str(tmp))
+    try:
+        yield tmp
+        _check_target(final, replace_unowned)  # nothing of the user's appeared there meanwhile
+        _swap(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        _ACTIVE.discard(str(tmp))
+
+
+def _swap(tmp: Path, final: Path) -> None:
+    """``tmp`` becomes ``final``; the previous ``final`` is put back if that fails."""
+    old = None
+    if os.path.lexists(final):
+        old = _sibling(final, "old")
+        _ACTIVE.add(str(old))
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except BaseException:
+        if old is not None:
+            os.replace(old, final)
+        raise
+    finally:
+        if old is not None:
+            _ACTIVE.discard(str(old))
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a file through a temporary sibling and ``os.replace`` (the file gets the umask's mode)."""
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder: cannot write a file in its place")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _recover(path)  # temporary files of writes of this path that were killed
+    for n in itertools.count():
+        tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{n}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # less the umask
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+# -- manifests -------------------------------------------------------------------------------------------
 
 
 def library_versions() -> dict[str, str | None]:
@@ -100,51 +400,23 @@ def _source_version() -> str | None:
     return f"{match.group(1)}+source" if match else None
 
 
-@contextlib.contextmanager
-def atomic_dir(final: str | Path) -> Iterator[Path]:
-    """Yield an empty temporary folder beside ``final``; on success it replaces ``final``.
-
-    On an exception (or a killed process) ``final`` keeps its previous content and the temporary
-    folder is removed (or left as an ignorable ``.tmp-*`` sibling if the process died).
-    """
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    try:
-        yield tmp
-        old = None
-        if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
-            os.replace(final, old)
-        os.replace(tmp, final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write a file through a temporary sibling and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+def _portable(value: Any) -> Any:
+    """A path under the artifacts root as a path relative to it (the root may move); else unchanged."""
+    if isinstance(value, (str, Path)) and os.path.isabs(value):
+        with contextlib.suppress(ValueError):
+            return Path(os.path.abspath(value)).relative_to(artifacts_root()).as_posix()
+    return value
 
 
 def write_manifest(out_dir: str | Path, *, what: str, cfg: Any, inputs: dict[str, Any] | None = None,
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``manifest.json`` (what, inputs, config, versions, time) into ``out_dir``."""
+    """Write ``manifest.json`` (what, inputs, config, versions, time) into ``out_dir``.
+
+    Inputs that are paths under the artifacts root are stored relative to it, so the manifest
+    stays right when the root is moved."""
     manifest = {
         "what": what,
-        "inputs": inputs or {},
+        "inputs": {k: _portable(v) for k, v in (inputs or {}).items()},
         "config": cfg.to_dict() if hasattr(cfg, "to_dict") else cfg,
         "versions": library_versions(),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -155,10 +427,17 @@ def write_manifest(out_dir: str | Path, *, what: str, cfg: Any, inputs: dict[str
 
 
 def read_manifest(stage_or_dir: str | Path) -> dict[str, Any]:
-    """The manifest of a stage (by name) or of a folder."""
+    """The manifest of a stage (by name: ``require``'d first) or of a folder."""
     path = require(stage_or_dir) if isinstance(stage_or_dir, str) and stage_or_dir in STAGES else Path(stage_or_dir)
-    return json.loads((path / MANIFEST).read_text())
+    file = path / MANIFEST
+    if not file.is_file():
+        raise MissingArtifactError(f"{file} is missing: {_rerun(path)}")
+    manifest = _read_json(file)
+    if not isinstance(manifest, dict):
+        raise CorruptArtifactError(f"{file} is not a JSON object: {_rerun(path)}")
+    return manifest
 
 
-__all__ = ["MissingArtifactError", "artifacts_root", "atomic_dir", "atomic_write_text", "library_versions",
-           "read_manifest", "require", "stage_dir", "write_manifest"]
+__all__ = ["CorruptArtifactError", "MissingArtifactError", "UnownedTargetError", "artifacts_root", "atomic_dir",
+           "atomic_write_text", "is_stage", "library_versions", "read_manifest", "relocate", "require", "stage_dir",
+           "verify", "write_manifest"]
