@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UNSLOTH_AUTO_INSTALL := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup run handout test test-unit test-notebooks test-gpu rehearsal-hub lab refresh-outputs bench bench-data lock clean
+.PHONY: help setup run handout test test-unit test-notebooks test-browser chromium test-gpu rehearsal-hub lab refresh-outputs bench bench-data lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,11 +47,11 @@ handout: $(STAMP) ## execute the series and write it with every output as notebo
 
 test: $(STAMP) ## unit tests + every notebook under nbval, tiny profile, CPU
 	rm -rf $(TEST_HOME)
-	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests
+	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests --ignore=tests/test_browser.py
 	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
 
 test-unit: $(STAMP) ## unit and pipeline tests only
-	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests
+	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q tests --ignore=tests/test_browser.py
 
 test-notebooks: $(STAMP) ## notebooks under nbval only
 	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
@@ -67,8 +67,30 @@ rehearsal-hub: ## write the offline rehearsal hub of the full profile into HF_HO
 refresh-outputs: $(STAMP) ## re-execute the notebooks and keep only the outputs of checked cells
 	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) tools/run_notebooks.py --refresh $(NOTEBOOKS)
 
-lab: $(STAMP) ## JupyterLab with the project's kernel
-	$(VENV)/bin/jupyter lab notebooks
+LAB_DIR ?= notebooks
+# root is what a GPU cloud box or a container often gives: JupyterLab refuses it without --allow-root
+lab: $(STAMP) ## JupyterLab with the project's kernel (LAB_DIR=notebooks)
+	$(VENV)/bin/jupyter lab $(LAB_DIR) $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# `make lab` in headless Chromium (tests/test_browser.py): Playwright from PyPI drives Debian's
+# chromium; nothing is downloaded at run time. Both installs are skipped once done.
+BROWSER_STAMP := $(VENV)/.browser-installed
+$(BROWSER_STAMP): $(STAMP)
+	$(PY) -m pip install -q -c constraints.txt -e ".[browser]" $(QUIET)
+	@touch $@
+
+test-browser: $(BROWSER_STAMP) chromium ## `make lab` in headless Chromium: 02 runs, its chat panel answers (prints the time)
+	QWEN3LAB_CONFIG= $(PY) -m pytest -q tests/test_browser.py
+
+# a CJK font too (1.6 MB), for the Chinese of the panels in the screenshot
+BROWSER_DEBS := chromium fonts-wqy-microhei
+chromium: ## install Debian's chromium for test-browser, unless it is there (apt-get, as root)
+	@command -v chromium >/dev/null && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { \
+	  test "$$(id -u)" = 0 || { echo "make test-browser needs: sudo apt-get install $(BROWSER_DEBS)"; exit 2; }; \
+	  echo "installing $(BROWSER_DEBS) (apt-get)"; export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get install -y -q --no-install-recommends $(BROWSER_DEBS) >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $(BROWSER_DEBS) >/dev/null; }; }
+	@chromium --version 2>/dev/null
 
 bench-data: $(STAMP) ## the CPU data-pipeline benchmark (full-size synthetic data)
 	$(PY) benchmarks/bench_data.py

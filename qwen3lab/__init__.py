@@ -38,6 +38,7 @@ if not _runner_process():
     # 01 model inspection, 02 chat templates
     from .model import *  # noqa: F401,F403
     from .chat import *  # noqa: F401,F403
+    from .panels import *  # noqa: F401,F403  (the panels of 02, 03, 04, 06, 07)
 
     # 03 dataset cleaning, 04 sampling
     from .data.sources import *  # noqa: F401,F403
