@@ -1,6 +1,6 @@
 """Checks and tables around TRL's ``SFTTrainer``: which tokens the loss covers, rows with nothing to
-learn, a fixed-rows loss yardstick, the log as a table, checkpoints, and an interruption to resume
-from. The trainer itself (``SFTConfig``, ``SFTTrainer``, ``train_on_responses_only``,
+learn, a fixed-rows loss yardstick, the log as a table, checkpoints (and the last whole one to
+resume from), and an interruption to resume from. The trainer itself (``SFTConfig``, ``SFTTrainer``, ``train_on_responses_only``,
 ``trainer.train()``) is built in notebook 05's cells.
 
 Introduced in 05_lora_training.
@@ -8,6 +8,8 @@ Introduced in 05_lora_training.
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,27 +35,67 @@ def trained_tokens(dataset) -> list[int]:
     return [sum(label != IGNORE_INDEX for label in labels) for labels in dataset["labels"]]
 
 
-def require_trainable(trainer) -> dict[str, int]:
-    """Check that the trainer's rows have tokens to learn from; drop the rows that have none.
+#: The end of Qwen3's generation prompt with thinking off: an empty think block, which the template
+#: writes before every last reply. Trained alone, it teaches nothing: it is not an answer.
+EMPTY_THINK = "<think>\n\n</think>\n\n"
+_THINK_TAGS = ("<think>", "</think>")
 
-    Raises ``NoTrainableTokensError`` when no row has one (a prompt without a reply, or replies cut
-    off by ``max_seq_length``): training would average the loss over zero tokens, a NaN or a silent
-    0, for the whole run. Returns the counts: rows, rows dropped, trained tokens.
-    Introduced in 05_lora_training.
+
+def _not_answer_ids(tokenizer) -> set[int]:
+    """Ids that cannot make a row an answer on their own: special tokens (``<|im_end|>``, which TRL also
+    appends to a text that does not end in it) and the think tags."""
+    special = {i for i, token in tokenizer.added_tokens_decoder.items() if token.special}
+    tags = {tokenizer.convert_tokens_to_ids(tag) for tag in _THINK_TAGS}
+    return special | {i for i in tags if i is not None and i != tokenizer.unk_token_id}
+
+
+def _has_answer(input_ids: list[int], labels: list[int], tokenizer, skip: set[int], blank: dict[int, bool]) -> bool:
+    """Whether a row's trained tokens (labels other than -100) hold part of an answer: a token that is
+    not in ``skip`` (``_not_answer_ids``) and not only whitespace (``blank`` caches each token's answer).
+
+    A prompt without a reply, masked by ``train_on_responses_only``, trains only on what follows
+    ``<|im_start|>assistant\n``: with thinking off that is the template's empty think block
+    (``EMPTY_THINK``), and in both modes the ``<|im_end|>`` TRL appends. The loss is then not over
+    zero tokens, but it teaches no answer.
     """
-    counts = trained_tokens(trainer.train_dataset)
-    empty = [i for i, n in enumerate(counts) if n == 0]
+    for token, label in zip(input_ids, labels):
+        if label == IGNORE_INDEX or token in skip:
+            continue
+        if token not in blank:
+            blank[token] = tokenizer.decode([token]).strip() == ""
+        if not blank[token]:
+            return True
+    return False
+
+
+def require_trainable(trainer) -> dict[str, int]:
+    """Check that the trainer's rows have an answer to learn from; drop the rows that have none.
+
+    Raises ``NoTrainableTokensError`` when no row has one: every label masked (replies cut off by
+    ``max_seq_length``, or text without an assistant turn), or the trained part only the template's
+    empty think block and end-of-turn tokens (prompts rendered with ``add_generation_prompt=True``
+    and no reply). Training would average the loss over zero tokens (a NaN or a
+    silent 0) or teach only to close an empty turn, for the whole run. Returns the counts of the
+    rows kept: rows, rows dropped, trained tokens, tokens. Introduced in 05_lora_training.
+    """
+    dataset, tokenizer = trainer.train_dataset, trainer.processing_class
+    counts = trained_tokens(dataset)
+    skip, blank = _not_answer_ids(tokenizer), {}
+    empty = [i for i, (ids, labels) in enumerate(zip(dataset["input_ids"], dataset["labels"]))
+             if not _has_answer(ids, labels, tokenizer, skip, blank)]
     if len(empty) == len(counts):
         raise NoTrainableTokensError(
-            f"all {len(counts)} rows have every label masked: no assistant reply follows {RESPONSE_PART!r} in any "
-            "of them. The `text` column must be whole conversations rendered with Qwen3's chat template (notebook "
-            "04 writes them), and max_seq_length must not cut the replies off.")
+            f"all {len(counts)} rows have no answer to train on: every label is masked, or the trained part is only "
+            f"the template's empty think block {EMPTY_THINK!r} and end-of-turn tokens (a prompt with no reply after "
+            f"{RESPONSE_PART!r}). The `text` column must be whole conversations rendered with Qwen3's chat template "
+            "(notebook 04 writes them), and max_seq_length must not cut the replies off.")
     if empty:
-        print(f"dropping {len(empty)} of {len(counts)} rows with no trained token (rows {empty[:10]}"
+        print(f"dropping {len(empty)} of {len(counts)} rows with no answer to train on (rows {empty[:10]}"
               f"{' ...' if len(empty) > 10 else ''})")
         keep = sorted(set(range(len(counts))) - set(empty))
-        trainer.train_dataset = trainer.train_dataset.select(keep)
-    return {"rows": len(counts) - len(empty), "dropped": len(empty), "trained_tokens": sum(counts),
+        trainer.train_dataset = dataset.select(keep)
+    kept = set(range(len(counts))) - set(empty)
+    return {"rows": len(kept), "dropped": len(empty), "trained_tokens": sum(counts[i] for i in kept),
             "tokens": sum(len(ids) for ids in trainer.train_dataset["input_ids"])}
 
 
@@ -146,6 +188,55 @@ def checkpoints(output_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
+#: What the trainer writes into a checkpoint last (transformers' ``TRAINER_STATE_NAME``).
+TRAINER_STATE = "trainer_state.json"
+#: Where ``last_complete_checkpoint`` puts checkpoints that were not written to the end.
+INCOMPLETE = "incomplete"
+
+
+def _incomplete(checkpoint: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from, or None when it can."""
+    state = checkpoint / TRAINER_STATE
+    if not state.is_file():
+        return f"no {TRAINER_STATE}, which the trainer writes last"
+    try:
+        step = json.loads(state.read_text(encoding="utf-8"))["global_step"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        return f"its {TRAINER_STATE} is cut short"
+    if step != int(checkpoint.name.split("-")[-1]):
+        return f"its {TRAINER_STATE} says step {step}"
+    return None
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
+    """The last checkpoint of a run that was written to the end, to pass to
+    ``trainer.train(resume_from_checkpoint=...)``; None when there is none (training starts at step 0).
+
+    Works around transformers 5.17: ``resume_from_checkpoint=True`` takes the ``checkpoint-*`` folder
+    with the highest step (``trainer_utils.get_last_checkpoint``) without asking whether it is whole.
+    The trainer writes a checkpoint's files one by one, ``trainer_state.json`` last, so a run killed
+    while saving leaves a folder without it, and resuming fails with ``FileNotFoundError: ...
+    trainer_state.json``. Each newer checkpoint that is not whole is moved, not deleted, to
+    ``<output_dir>/incomplete/`` (out of the trainer's sight, ``True`` then works too), and said so.
+    Introduced in 05_lora_training.
+    """
+    output_dir = Path(output_dir)
+    for checkpoint in reversed(checkpoints(output_dir)):
+        why = _incomplete(checkpoint)
+        if why is None:
+            return checkpoint
+        aside = output_dir / INCOMPLETE / checkpoint.name
+        aside.parent.mkdir(exist_ok=True)
+        for n in range(2, 1000):
+            if not aside.exists():
+                break
+            aside = output_dir / INCOMPLETE / f"{checkpoint.name}-{n}"
+        os.replace(checkpoint, aside)
+        print(f"{checkpoint.name} was not written to the end ({why}): moved to {aside.relative_to(output_dir)}")
+    print(f"no complete checkpoint in {output_dir}: training starts at step 0")
+    return None
+
+
 def stop_after(step: int):
     """A ``TrainerCallback`` that ends training after global step ``step`` (once that step's
     checkpoint, if due, is saved): an interruption, to show how a run resumes. The learning-rate
@@ -162,6 +253,6 @@ def stop_after(step: int):
     return StopAfter()
 
 
-__all__ = ["INSTRUCTION_PART", "METRICS", "NoTrainableTokensError", "RESPONSE_PART", "checkpoints", "log_table",
-           "logged", "loss_summary", "masked_example", "require_trainable", "rows_loss", "stop_after",
-           "trained_tokens"]
+__all__ = ["EMPTY_THINK", "INSTRUCTION_PART", "METRICS", "NoTrainableTokensError", "RESPONSE_PART", "checkpoints",
+           "last_complete_checkpoint", "log_table", "logged", "loss_summary", "masked_example",
+           "require_trainable", "rows_loss", "stop_after", "trained_tokens"]

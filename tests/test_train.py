@@ -1,7 +1,9 @@
 """Guards training (05_lora_training): the checks around SFTTrainer count and show the trained
-tokens right and refuse data with nothing to learn; LoRA's trainable parameters match the formula;
-and with the notebook's own upstream calls (Unsloth, TRL) the same seed gives the same losses and a
-run killed mid-way resumes from its checkpoint to the same final loss."""
+tokens right and refuse data with nothing to learn (also prompts whose only trained tokens are the
+template's empty think block and an end-of-turn token, issue 22); LoRA's trainable parameters match
+the formula; and with the notebook's own upstream calls (Unsloth, TRL) the same seed gives the same
+losses and a run killed while writing a checkpoint resumes from the last whole one to the same
+final loss."""
 
 import json
 import os
@@ -16,6 +18,7 @@ import pytest
 from conftest import ROOT
 from qwen3lab.model import expected_lora_parameters
 from qwen3lab.tiny import QWEN3_8B, load_qwen3_tokenizer
+from qwen3lab import train
 from qwen3lab.train import (METRICS, NoTrainableTokensError, checkpoints, log_table, logged, loss_summary,
                             masked_example, require_trainable, trained_tokens)
 
@@ -67,6 +70,46 @@ def test_a_data_set_with_nothing_to_learn_is_refused_with_the_fix(tokenizer):
         require_trainable(trainer)
 
 
+def _prompt_only(tokenizer, thinking: bool):
+    """A prompt with no reply as the notebook's calls make it: rendered with the generation prompt, TRL's
+    <|im_end|> appended, masked by train_on_responses_only up to and including <|im_start|>assistant\n."""
+    text = tokenizer.apply_chat_template([{"role": "user", "content": "你好"}], tokenize=False,
+                                         add_generation_prompt=True, enable_thinking=thinking)
+    ids = tokenizer(text + "<|im_end|>")["input_ids"]
+    start = len(tokenizer(text[:text.rindex("<|im_start|>assistant\n")] + "<|im_start|>assistant\n")["input_ids"])
+    return {"input_ids": ids, "labels": [-100] * start + ids[start:]}
+
+
+@pytest.mark.parametrize("thinking,trained", [(False, "<think>\n\n</think>\n\n<|im_end|>"), (True, "<|im_end|>")])
+def test_prompts_without_a_reply_are_refused_in_both_thinking_modes(tokenizer, thinking, trained):
+    """What Unsloth's train_on_responses_only leaves of them (measured with the notebook's calls): the
+    empty think block and TRL's end-of-turn token. Before issue 22 they trained silently."""
+    trainer = _trainer(tokenizer, [_prompt_only(tokenizer, thinking)] * 2)
+    assert masked_example(trainer, 0)["trained"] == trained
+    with pytest.raises(NoTrainableTokensError, match=r"all 2 rows have no answer.*empty think block"):
+        require_trainable(trainer)
+
+
+def test_a_prompt_without_a_reply_among_replies_is_dropped(tokenizer, capsys):
+    rows = [_row(tokenizer, "Hi", "Hello!"), _prompt_only(tokenizer, False), _row(tokenizer, "2+2?", "4")]
+    trainer = _trainer(tokenizer, rows)
+    counts = require_trainable(trainer)
+    assert (counts["rows"], counts["dropped"], len(trainer.train_dataset)) == (2, 1, 2)
+    assert counts["trained_tokens"] == sum(trained_tokens(trainer.train_dataset))
+    assert "dropping 1 of 3 rows with no answer" in capsys.readouterr().out
+
+
+def test_a_reply_with_thinking_off_is_an_answer(tokenizer):
+    """The trained part of a real thinking-off reply starts with the same empty think block."""
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, enable_thinking=False)
+    ids = tokenizer(text)["input_ids"]
+    start = len(tokenizer(text[:text.rindex("<|im_start|>assistant\n")] + "<|im_start|>assistant\n")["input_ids"])
+    trainer = _trainer(tokenizer, [{"input_ids": ids, "labels": [-100] * start + ids[start:]}])
+    assert masked_example(trainer, 0)["trained"].startswith("<think>\n\n</think>\n\nHello!")
+    assert require_trainable(trainer)["rows"] == 1
+
+
 def test_unmasked_rows_train_every_token(tokenizer):
     row = _row(tokenizer, "Hi", "Hello!")
     trainer = _trainer(tokenizer, [{"input_ids": row["input_ids"]}])
@@ -98,6 +141,39 @@ def test_checkpoints_are_listed_in_step_order(tmp_path):
         (tmp_path / f"checkpoint-{step}").mkdir()
     (tmp_path / "checkpoint-last").mkdir()
     assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-5", "checkpoint-10", "checkpoint-15"]
+
+
+def _checkpoint(run, step, state: str | None):
+    path = run / f"checkpoint-{step}"
+    path.mkdir(parents=True)
+    (path / "adapter_model.safetensors").write_bytes(b"weights")
+    if state is not None:
+        (path / "trainer_state.json").write_text(state)
+    return path
+
+
+def test_resuming_skips_checkpoints_cut_off_while_being_written(tmp_path, capsys):
+    run = tmp_path / "run"
+    whole = _checkpoint(run, 3, '{"global_step": 3, "log_history": []}')
+    _checkpoint(run, 6, None)  # killed before the trainer wrote its state
+    _checkpoint(run, 9, '{"global_step": 9, "log_hi')  # killed while writing it
+    assert train.last_complete_checkpoint(run) == whole
+    out = capsys.readouterr().out
+    assert "checkpoint-9 was not written to the end (its trainer_state.json is cut short)" in out
+    assert "checkpoint-6 was not written to the end (no trainer_state.json" in out
+    assert [p.name for p in checkpoints(run)] == ["checkpoint-3"]  # what resume_from_checkpoint=True now finds
+    assert sorted(p.name for p in (run / "incomplete").iterdir()) == ["checkpoint-6", "checkpoint-9"]
+    assert (run / "incomplete" / "checkpoint-6" / "adapter_model.safetensors").read_bytes() == b"weights"  # kept
+
+
+def test_resuming_with_no_whole_checkpoint_starts_at_step_0(tmp_path, capsys):
+    run = tmp_path / "run"
+    _checkpoint(run, 6, None)
+    (run / "incomplete" / "checkpoint-6").mkdir(parents=True)  # set aside by an earlier call
+    assert train.last_complete_checkpoint(run) is None
+    assert "training starts at step 0" in capsys.readouterr().out
+    assert sorted(p.name for p in (run / "incomplete").iterdir()) == ["checkpoint-6", "checkpoint-6-2"]
+    assert train.last_complete_checkpoint(tmp_path / "empty") is None
 
 
 # -- the notebook's calls, killed and resumed ---------------------------------------------------------
@@ -134,20 +210,27 @@ args = SFTConfig(dataset_text_field="text", per_device_train_batch_size=cfg.per_
 trainer = SFTTrainer(model=model, tokenizer=tokenizer, train_dataset=Dataset.from_list(rows), args=args)
 trainer = train_on_responses_only(trainer, instruction_part=q.INSTRUCTION_PART, response_part=q.RESPONSE_PART)
 
-class Interrupt(TrainerCallback):
+class Log(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
             print("LOSS", state.global_step, logs["loss"], flush=True)
-    def on_save(self, args, state, control, **kwargs):
-        if MODE == "kill" and state.global_step == 3:
-            os.kill(os.getpid(), signal.SIGKILL)  # as a crash or a closed laptop: no cleanup
 
-trainer.add_callback(Interrupt())
-trainer.train(resume_from_checkpoint=True if MODE == "resume" else None)
+save_rng_state = trainer._save_rng_state
+def save_rng_state_then_die(output_dir):
+    if MODE == "kill" and trainer.state.global_step == 6:
+        # as a crash or a closed laptop while checkpoint-6 is written: weights and optimizer are
+        # there, the RNG state and trainer_state.json (written last) are not
+        os.kill(os.getpid(), signal.SIGKILL)
+    return save_rng_state(output_dir)
+trainer._save_rng_state = save_rng_state_then_die
+
+trainer.add_callback(Log())
+trainer.train(resume_from_checkpoint=q.last_complete_checkpoint(out) if MODE == "resume" else None)
 trainable, total = model.get_nb_trainable_parameters()
 print(json.dumps({"losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
                   "trainable": trainable, "expected": q.expected_lora_parameters(model.config, cfg.r, SEVEN),
-                  "checkpoints": [p.name for p in q.checkpoints(out)]}))
+                  "checkpoints": [p.name for p in q.checkpoints(out)],
+                  "incomplete": sorted(p.name for p in (out / "incomplete").glob("*"))}))
 """.replace("SEVEN", repr(SEVEN))
 
 
@@ -165,7 +248,7 @@ def _logged(proc) -> dict[int, float]:
             (line.split() for line in proc.stdout.splitlines() if line.startswith("LOSS "))}
 
 
-def test_same_seed_same_losses_and_a_killed_run_resumes_to_the_same_loss(tmp_path):
+def test_same_seed_same_losses_and_a_run_killed_while_saving_resumes_to_the_same_loss(tmp_path):
     env = {"QWEN3LAB_PROFILE": "tiny"}
     whole = _run("whole", {**env, "QWEN3LAB_HOME": str(tmp_path / "a")})
     result = json.loads(whole.stdout.splitlines()[-1])
@@ -174,10 +257,16 @@ def test_same_seed_same_losses_and_a_killed_run_resumes_to_the_same_loss(tmp_pat
 
     killed = _run("kill", {**env, "QWEN3LAB_HOME": str(tmp_path / "b")})
     first = _logged(killed)
-    assert sorted(first) == [1, 2, 3]
+    assert sorted(first) == [1, 2, 3, 4, 5, 6]
     assert first == pytest.approx({s: result["losses"][s - 1] for s in first}, abs=1e-6)  # same seed, same losses
+    partial = tmp_path / "b" / "runs" / "lora" / "checkpoint-6"
+    assert partial.is_dir() and not (partial / "trainer_state.json").exists()  # what broke resume_from_checkpoint=True
 
-    resumed = json.loads(_run("resume", {**env, "QWEN3LAB_HOME": str(tmp_path / "b")}).stdout.splitlines()[-1])
+    resuming = _run("resume", {**env, "QWEN3LAB_HOME": str(tmp_path / "b")})
+    assert "checkpoint-6 was not written to the end" in resuming.stdout
+    resumed = json.loads(resuming.stdout.splitlines()[-1])
+    assert sorted(_logged(resuming)) == [4, 5, 6]  # from the whole checkpoint-3
+    assert resumed["checkpoints"] == ["checkpoint-3", "checkpoint-6"] and resumed["incomplete"] == ["checkpoint-6"]
     assert len(resumed["losses"]) == 6
     # Unsloth trains in bfloat16 on this CPU (dtype=None): the resumed steps agree to 2e-4 at a loss of
     # 11.5 (1.7e-5 relative, measured), far below a step's own change (about 0.1)
