@@ -12,7 +12,8 @@ sibling of a process that is gone) is cleaned up, or put back, the next time the
 written or required. Reading a stage checks that its files are whole (JSON parses, safetensors
 and Arrow files are as long as their headers say), so a damaged file is named with the notebook
 that rewrites it instead of failing deep inside a library. Folders and files are created with the
-user's umask, so other users of a shared machine can read them where the umask allows.
+user's umask (also what a library wrote into them for its owner only), so other users of a shared
+machine can read them where the umask allows.
 
 Introduced in 00_setup.
 """
@@ -27,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -231,6 +233,30 @@ def relocate(folder: str | Path) -> list[str]:
 # -- writing: own stages only, interrupted writes recovered ----------------------------------------------
 
 
+def _umask() -> int:
+    """The process's umask, read from /proc where it is there (``os.umask`` can only be read by setting it)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status", encoding="ascii") as fh:
+            return int(next(line for line in fh if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _open_to_umask(folder: Path) -> None:
+    """Give everything in ``folder`` at least the permissions the umask allows. Some writers create
+    files readable by their owner only (safetensors 0.8 writes 0600 files): in a stage, they would
+    keep the other users of a shared machine from loading a model everyone else can see."""
+    mask = _umask()
+    for path in [folder, *folder.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = os.stat(path).st_mode
+        wanted = (0o777 if path.is_dir() else 0o666) & ~mask
+        if stat.S_IMODE(mode) | wanted != stat.S_IMODE(mode):
+            os.chmod(path, stat.S_IMODE(mode) | wanted)
+
+
 _ACTIVE: set[str] = set()  # this process's temporary siblings that are being written now
 _SIBLING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)?")
 
@@ -327,6 +353,7 @@ def atomic_dir(final: str | Path, *, replace_unowned: bool = False) -> Iterator[
     try:
         yield tmp
         _check_target(final, replace_unowned)  # nothing of the user's appeared there meanwhile
+        _open_to_umask(tmp)
         _swap(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -230,15 +230,21 @@ def test_a_killed_write_keeps_the_previous_stage_and_the_next_write_cleans_up(ho
 
 
 def test_stage_folders_and_files_follow_the_umask(home):
+    import numpy as np
+    from safetensors.numpy import save_file
+
     old = os.umask(0o022)
     try:
         with atomic_dir(stage_dir("merged")) as tmp:
             write_manifest(tmp, what="test", cfg={})
+            save_file({"w": np.zeros(4, dtype=np.float32)}, str(tmp / "model.safetensors"))  # a 0600 writer
+            (tmp / "sub").mkdir(mode=0o700)
         atomic_write_text(home / "summary.md", "text\n")
     finally:
         os.umask(old)
-    assert stat.S_IMODE(stage_dir("merged").stat().st_mode) == 0o755
-    assert stat.S_IMODE((stage_dir("merged") / "manifest.json").stat().st_mode) == 0o644
+    merged = stage_dir("merged")
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in [merged, *merged.iterdir()]} == {
+        "merged": "0o755", "manifest.json": "0o644", "model.safetensors": "0o644", "sub": "0o755"}
     assert stat.S_IMODE((home / "summary.md").stat().st_mode) == 0o644
 
 
