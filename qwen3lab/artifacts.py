@@ -316,7 +316,8 @@ def _recover(final: Path) -> None:
 
 
 def is_stage(path: str | Path) -> bool:
-    """Whether ``path`` is a folder qwen3lab wrote (it holds a ``manifest.json``)."""
+    """Whether ``path`` is a folder qwen3lab wrote (it holds a ``manifest.json``): only such a folder
+    (or an empty one) is replaced by ``atomic_dir``. Introduced in 00_setup."""
     return (Path(path) / MANIFEST).is_file()
 
 

@@ -14,8 +14,11 @@ Overrides, applied in this order over the profile:
    ``QWEN3LAB_LEARNING_RATE=1e-3``), its value written as in TOML (a bare word is a string);
 3. keyword arguments of ``get_config``.
 
-An unknown key, or a value of the wrong type, is a ``ConfigError`` that names the key, the file or
-variable it came from, and what is expected.
+Every field has a type and a range (``allowed=`` beside it), checked when a ``Config`` is made,
+whichever way the value came. An unknown key, or a value of the wrong type or out of its range, is
+a ``ConfigError`` that names the field, the value, the file, variable or call it came from
+(``QWEN3LAB_WARMUP_STEPS``, not the whole environment), and what is allowed, so that a bad value
+fails at once instead of far away (a NaN loss, PEFT looking for modules named ``q``, ``_``...).
 
 Introduced in 00_setup.
 """
