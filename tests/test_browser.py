@@ -64,9 +64,10 @@ class Lab:
             "IdentityProvider": {"token": self.token},
             "LabApp": {"expose_app_in_browser": True},  # window.jupyterapp: run all, read the cells' state
         }))
-        # every cell stays in the page (no virtual scrolling), so that the panel can be found
+        # every cell stays in the page (no virtual scrolling), so that the panel can be found; each
+        # cell's execution times go into its metadata (the slowest are printed)
         (settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
-            json.dumps({"windowingMode": "none"}))
+            json.dumps({"windowingMode": "none", "recordTiming": True}))
         env = {**os.environ, "JUPYTER_CONFIG_DIR": str(config), "JUPYTERLAB_SETTINGS_DIR": str(settings),
                "JUPYTERLAB_WORKSPACES_DIR": str(tmp / "workspaces"), "JUPYTER_DATA_DIR": str(tmp / "jupyter-data"),
                "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter-runtime"), "QWEN3LAB_HOME": str(tmp / "artifacts"),
@@ -139,17 +140,22 @@ class Lab:
 CELLS_STATE = """() => {
   const panel = window.jupyterapp.shell.currentWidget;
   const cells = panel.content.widgets.filter(c => c.model.type === 'code');
-  const errors = [];
+  const errors = [], seconds = [];
   let pending = 0;
   cells.forEach((cell, i) => {
     if (cell.model.executionCount === null && cell.model.sharedModel.getSource().trim()) pending += 1;
+    const t = cell.model.getMetadata('execution') || {};
+    if (t['iopub.execute_input'] && t['shell.execute_reply'])
+      seconds.push([(Date.parse(t['shell.execute_reply']) - Date.parse(t['iopub.execute_input'])) / 1000, i + 1]);
     for (let j = 0; j < cell.model.outputs.length; j++) {
       const out = cell.model.outputs.get(j).toJSON();
       if (out.output_type === 'error') errors.push(`code cell ${i + 1}: ${out.ename}: ${out.evalue}`);
     }
   });
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
-  return {pending, errors, cells: cells.length, status: kernel ? kernel.status : 'no kernel'};
+  seconds.sort((a, b) => b[0] - a[0]);
+  return {pending, errors, cells: cells.length, status: kernel ? kernel.status : 'no kernel',
+          slowest: seconds.slice(0, 3)};
 }"""
 
 KERNEL_READY = """() => {
@@ -195,6 +201,7 @@ def test_make_lab_runs_02_and_its_chat_panel_answers_in_chromium(tmp_path, capsy
                 assert kernel.strip() == KERNEL_NAME, f"the notebook opened with kernel {kernel!r}, not the .venv's"
                 mark = time.perf_counter()
                 state = run_all(page, RUN_ALL_S)
+                slowest = state["slowest"]
                 times["run all cells"] = time.perf_counter() - mark
                 mark = time.perf_counter()
                 check_chat_panel(page, sync_api.expect, state, shot)
@@ -207,6 +214,7 @@ def test_make_lab_runs_02_and_its_chat_panel_answers_in_chromium(tmp_path, capsy
     times["total"] = time.perf_counter() - started
     with capsys.disabled():
         print("\nbrowser test wall time: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()))
+        print("slowest cells of the run: " + ", ".join(f"code cell {i} {s:.1f} s" for s, i in slowest))
         print(f"screenshot of the chat panel: {shot}")
 
 
