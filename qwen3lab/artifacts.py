@@ -98,7 +98,7 @@ def _writer(path: Path) -> str:
     root = artifacts_root()
     for rel, notebook in STAGES.values():
         if path == root / rel or (root / rel) in path.parents:
-            return notebook if notebook.startswith("make ") else f"notebooks/{notebook}.ipynb"
+            return f"`{notebook}`" if notebook.startswith("make ") else f"notebooks/{notebook}.ipynb"
     return "the notebook that wrote it"
 
 

@@ -1,7 +1,7 @@
 """Checks and tables around TRL's ``SFTTrainer``: which tokens the loss covers, rows with nothing to
 learn, a fixed-rows loss yardstick, the log as a table, checkpoints (and the last whole one to
-resume from), and an interruption to resume from. The trainer itself (``SFTConfig``, ``SFTTrainer``, ``train_on_responses_only``,
-``trainer.train()``) is built in notebook 05's cells.
+resume from), and an interruption to resume from. The trainer itself (``SFTConfig``,
+``SFTTrainer``, ``train_on_responses_only``, ``trainer.train()``) is built in notebook 05's cells.
 
 Introduced in 05_lora_training.
 """

@@ -108,7 +108,8 @@ def test_a_folder_of_the_users_is_refused_and_kept(home):
     final = home / "merged"
     final.mkdir(parents=True)
     (final / "my_notes.txt").write_text("mine")
-    with pytest.raises(artifacts.UnownedTargetError, match=rf"{final} holds files but no manifest.json.*replace_unowned=True"):
+    with pytest.raises(artifacts.UnownedTargetError,
+                       match=rf"{final} holds files but no manifest.json.*replace_unowned=True"):
         with atomic_dir(final) as tmp:
             (tmp / "model.safetensors").write_text("weights")
     assert (final / "my_notes.txt").read_text() == "mine"
@@ -285,7 +286,8 @@ def test_a_damaged_adapter_names_the_file_and_the_notebook(home):
         require("adapter")
     weights.unlink()
     (final / "adapter_config.json").write_text('{"r": 8,')  # an edit by hand gone wrong
-    with pytest.raises(artifacts.CorruptArtifactError, match=r"adapter_config.json is not valid JSON.*05_lora_training"):
+    with pytest.raises(artifacts.CorruptArtifactError,
+                       match=r"adapter_config.json is not valid JSON.*05_lora_training"):
         require("adapter")
 
 
