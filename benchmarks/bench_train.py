@@ -309,36 +309,19 @@ def _versus(o: dict, base: dict) -> str:
 # -- a worker: one recipe in its own process --------------------------------------------------------
 
 
+def _meter_module():
+    """qwen3lab/meter.py loaded by path: the peer's process must not import qwen3lab (which imports Unsloth)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("qwen3lab_meter", ROOT / "qwen3lab" / "meter.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def add_batch_counts(counts: dict, inputs) -> None:
-    """Add one micro-batch's real tokens, trained tokens (shifted labels != -100), rows and pad tokens."""
-    labels = inputs["labels"]
-    mask = inputs.get("attention_mask")
-    if mask is not None and mask.dim() == 2:  # padded rows
-        real = int(mask.sum())
-        counts["rows"] += int(mask.shape[0])
-        counts["padded"] += int(mask.numel()) - real
-        longest = int(mask.sum(dim=1).max())
-    else:  # padding-free: one row of concatenated sequences, starts marked by position 0
-        positions = inputs.get("position_ids")
-        pad = _padding_tail(positions, labels)  # pad_to_multiple_of: a tail of position-0 pad tokens
-        real = int(labels.numel()) - pad
-        counts["padded"] += pad
-        counts["rows"] += int((positions == 0).sum()) - pad if positions is not None else int(labels.shape[0])
-        longest = int(positions.max()) + 1 if positions is not None else int(labels.shape[-1])
-    counts["tokens"] += real
-    counts["trained"] += int((labels[..., 1:] != -100).sum())
-    counts["longest"] = max(counts["longest"], longest)
-
-
-def _padding_tail(positions, labels) -> int:
-    """Pad tokens at the end of a padding-free row: TRL pads it to ``pad_to_multiple_of`` with
-    position 0 and label -100, so they are the run of such tokens that ends the row (a real
-    sequence of two tokens or more ends above position 0)."""
-    if positions is None:
-        return 0
-    pad = ((positions.reshape(-1) == 0) & (labels.reshape(-1) == -100)).int()
-    real = (pad == 0).nonzero()
-    return int(pad.numel()) if real.numel() == 0 else int(pad.numel() - 1 - int(real[-1]))
+    """One micro-batch's counts, exactly as notebook 05 counts them (qwen3lab.meter)."""
+    _meter_module().add_batch_counts(counts, inputs)
 
 
 def _gpu_busy_profiler():
@@ -530,35 +513,11 @@ def peer_trainer(name: str, args):
 def worker(name: str, args) -> None:
     trainer, model, about = (peer_trainer if RECIPES[name].get("peer") else unsloth_trainer)(name, args)
     import torch
-    from transformers import TrainerCallback
 
     GpuBusyProfiler = _gpu_busy_profiler()
-    # Count what reaches the model by wrapping training_step (a collator wrapper saw nothing under
-    # Unsloth). Unsloth's token budget wraps training_step too, when the trainer is built; this
-    # wrapper is outside it, so the tokens of a step are counted once, whole.
-    counts = {"tokens": 0, "trained": 0, "rows": 0, "padded": 0, "longest": 0}
-    inner_step = trainer.training_step
-
-    def counting_step(model_, inputs, *rest, **kwargs):
-        add_batch_counts(counts, inputs)
-        return inner_step(model_, inputs, *rest, **kwargs)
-
-    trainer.training_step = counting_step
-    steps: list[dict] = []
-
-    class Timer(TrainerCallback):
-        def on_step_begin(self, *_, **__):
-            torch.cuda.synchronize()
-            self.start, self.before = time.perf_counter(), dict(counts)
-
-        def on_step_end(self, *_, **__):
-            torch.cuda.synchronize()
-            steps.append({"s": time.perf_counter() - self.start,
-                          **{k: counts[k] - self.before[k] for k in counts if k != "longest"},
-                          "longest": counts["longest"]})
-            counts["longest"] = 0
-
-    trainer.add_callback(Timer())
+    # the same counts as notebook 05's: qwen3lab.meter wraps training_step, outside Unsloth's budget
+    meter = _meter_module().StepMeter(trainer)
+    steps = meter.steps
     if args.profile:
         trace = args.trace_dir / f"{name}-{args.max_seq_length}.json.gz" if args.trace_dir else None
         trainer.add_callback(GpuBusyProfiler(step=args.steps, trace=trace))  # one extra step, not timed

@@ -49,6 +49,7 @@ if not _runner_process():
 
     # 05 LoRA training, 06 saving and chat, 07 evaluation
     from .train import *  # noqa: F401,F403
+    from .meter import *  # noqa: F401,F403
     from .export import *  # noqa: F401,F403
     from .evaluate import *  # noqa: F401,F403
 

@@ -195,6 +195,8 @@ class Config:
     max_new_tokens: int = _f(256, "new tokens per reply with thinking off (the source's 256)", allowed=_at_least(1))
     max_new_tokens_thinking: int = _f(1024, "new tokens per reply with thinking on (the source's 1024: room to reason)",
                                       allowed=_at_least(1))
+    eval_batch_size: int = _f(8, "rows per generate call in 07's evaluation (left-padded batches); more rows are "
+                                 "faster on a GPU with room", allowed=_at_least(1))
 
     # -- the GPU speed layer: qwen3lab.fast (05) -----------------------------------------------
     auto_recipe: bool = _f(False, "fit batch, padding-free and checkpointing to the free GPU memory (qwen3lab.fast)")
@@ -357,6 +359,8 @@ PROFILES: dict[str, Config] = {
         fused_lora=True,
         fp8_frozen=True,
         swanlab_mode="cloud",
+        # 8B in 4-bit on one H200: 64 prompts of a few hundred tokens + 1,024 new ones: a KV cache near 12 GB
+        eval_batch_size=64,
     ),
 }
 

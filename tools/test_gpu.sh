@@ -5,7 +5,7 @@
 # executed and their assert cells must pass (the stored outputs of checked cells are the tiny
 # profile's, so they are not compared). Otherwise the tiny model runs in 4-bit, offline, and
 # checked cells are compared as on the CPU. Prints the wall time of each notebook and the
-# peak GPU memory seen by nvidia-smi. QWEN3LAB_UNSLOTH_LOADER=FastModel runs the tiny model through
+# peak GPU memory seen by nvidia-smi (all processes) during it and over the series. QWEN3LAB_UNSLOTH_LOADER=FastModel runs the tiny model through
 # the full profile's loader (executed, asserts checked). Uses $PY (default: .venv/bin/python if present, else python3).
 #
 # PROFILE=full REHEARSAL=1: no Hub needed. HF_HOME (default /dev/shm/qwen3lab-hf: RAM, much faster
@@ -19,11 +19,11 @@ PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export UNSLOTH_AUTO_INSTALL=0 TOKENIZERS_PARALLELISM=false
 export QWEN3LAB_HOME=${QWEN3LAB_HOME:-$PWD/artifacts-gpu}
 REPORT=${REPORT:-$QWEN3LAB_HOME/../gpu-report.txt}
-: > /tmp/qwen3lab-hub.log
+LOGS=$(mktemp -d /tmp/qwen3lab-test-gpu.XXXXXX)  # per run: two runs (tiny and full) can share a GPU
 if [ "${PROFILE:-tiny}" = full ] && [ "${REHEARSAL:-0}" = 1 ]; then
   command -v nvidia-smi >/dev/null || { echo "make test-gpu needs a CUDA GPU; on a CPU run \`make test\` instead" >&2; exit 1; }
   export HF_HOME=${HF_HOME:-/dev/shm/qwen3lab-hf} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
-  "$PY" tools/rehearsal_hub.py --hf-home "$HF_HOME" --shape full 2>&1 | tee /tmp/qwen3lab-hub.log
+  "$PY" tools/rehearsal_hub.py --hf-home "$HF_HOME" --shape full 2>&1 | tee $LOGS/hub.log
 fi
 
 profile=$("$PY" - "${PROFILE:-tiny}" <<'PY'
@@ -45,8 +45,10 @@ if wanted == "full":
 print(wanted)
 PY
 )
+profile=$(tail -n 1 <<<"$profile")  # the last line: importing Unsloth prints its banner to stdout
 export QWEN3LAB_PROFILE=$profile
-rm -rf "$QWEN3LAB_HOME"
+# KEEP_HOME=1 keeps the artifacts of an earlier run (to re-run some notebooks: NOTEBOOKS="notebooks/06_*.ipynb")
+[ "${KEEP_HOME:-0}" = 1 ] || rm -rf "$QWEN3LAB_HOME"
 mkdir -p "$QWEN3LAB_HOME"  # the report is written beside it, through ..
 # tiny: nbval compares checked cells; full, or QWEN3LAB_UNSLOTH_LOADER set (the stored outputs
 # come from the tiny profile's own loader): the notebooks are executed and their asserts must pass
@@ -55,36 +57,37 @@ run_one() {
   else "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env "$1"; fi
 }
 
-nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > /tmp/qwen3lab-gpumem.txt &
+nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > $LOGS/gpumem.txt &
 smi=$!
 trap 'kill $smi 2>/dev/null || true' EXIT
 {
   echo "profile=$profile loader=${QWEN3LAB_UNSLOTH_LOADER:-profile default} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
   "$PY" -c "import qwen3lab.artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
-  [ -s /tmp/qwen3lab-hub.log ] && { echo "HF_HOME=$HF_HOME (rehearsal hub):"; grep -E ' s$|^rehearsal hub' /tmp/qwen3lab-hub.log; }
+  [ -s $LOGS/hub.log ] && { echo "HF_HOME=$HF_HOME (rehearsal hub):"; grep -E ' s$|^rehearsal hub' $LOGS/hub.log; }
   true
 } | tee "$REPORT"
 status=0
 passed=0; failed=0; notebooks=0; notebooks_ok=0; series_start=$(date +%s.%N)
-for nb in notebooks/[0-9][0-9]_*.ipynb; do
-  start=$(date +%s.%N)
+for nb in ${NOTEBOOKS:-notebooks/[0-9][0-9]_*.ipynb}; do
+  start=$(date +%s.%N); samples=$(wc -l < $LOGS/gpumem.txt)
   notebooks=$((notebooks + 1))
-  if run_one "$nb" > /tmp/qwen3lab-nb.log 2>&1; then
+  if run_one "$nb" > $LOGS/nb.log 2>&1; then
     result=passed; notebooks_ok=$((notebooks_ok + 1))
   else
-    result=FAILED; status=1; tail -n 60 /tmp/qwen3lab-nb.log
+    result=FAILED; status=1; tail -n 60 $LOGS/nb.log
   fi
-  summary=$(tail -n 1 /tmp/qwen3lab-nb.log)
+  summary=$(tail -n 1 $LOGS/nb.log)
   passed=$((passed + $(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
   failed=$((failed + $(grep -oE '[0-9]+ failed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-  printf '%-32s %-7s %6.1f s  %s\n' "$(basename "$nb")" "$result" "$secs" "$summary" | tee -a "$REPORT"
+  nb_peak=$(tail -n +$((samples + 1)) $LOGS/gpumem.txt | sort -n | tail -n 1)
+  printf '%-32s %-7s %6.1f s %7s MiB  %s\n' "$(basename "$nb")" "$result" "$secs" "${nb_peak:-?}" "$summary" | tee -a "$REPORT"
 done
 kill $smi 2>/dev/null || true
 total=$(awk -v a="$series_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 # checked cells exist only under nbval; executed notebooks (full profile, or a loader set) count whole
 cells=""; [ $((passed + failed)) -gt 0 ] && cells=" (nbval cells: $passed passed, $failed failed)"
 echo "series: $notebooks_ok of $notebooks notebooks passed$cells in $total s" | tee -a "$REPORT"
-peak=$(sort -n /tmp/qwen3lab-gpumem.txt | tail -n 1)
+peak=$(sort -n $LOGS/gpumem.txt | tail -n 1)
 echo "peak GPU memory (nvidia-smi, all processes): ${peak} MiB" | tee -a "$REPORT"
 exit $status
