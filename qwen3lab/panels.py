@@ -314,7 +314,8 @@ class RowSource:
 
 @dataclass
 class RowView:
-    """One row as a row browser shows it. ``spans`` are (trained, text) pieces in order."""
+    """One row as a row browser shows it; ``spans`` are (trained, text) pieces in order.
+    Introduced in 03_dataset_cleaning."""
 
     source: str
     index: int
