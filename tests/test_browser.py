@@ -196,7 +196,12 @@ def test_make_lab_runs_02_and_its_chat_panel_answers_in_chromium(tmp_path, capsy
                 page = browser.new_page(viewport={"width": 1280, "height": 1000})
                 page.set_default_timeout(60_000)
                 page.goto(f"{lab.base}/lab/tree/{NOTEBOOK}?token={lab.token}")
-                page.wait_for_function(KERNEL_READY, timeout=SERVER_START_S * 1000)
+                try:
+                    page.wait_for_function(KERNEL_READY, timeout=SERVER_START_S * 1000)
+                except sync_api.Error:
+                    dialog = page.locator(".jp-Dialog").all_inner_texts()
+                    pytest.fail(f"{NOTEBOOK} opened, but its kernel was not idle within {SERVER_START_S} s "
+                                f"(dialog: {dialog or 'none'}); the server's log:\n{lab.log_tail()}")
                 kernel = page.locator(".jp-NotebookPanel-toolbar .jp-KernelName").first.inner_text()
                 assert kernel.strip() == KERNEL_NAME, f"the notebook opened with kernel {kernel!r}, not the .venv's"
                 mark = time.perf_counter()
