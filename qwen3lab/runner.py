@@ -84,6 +84,9 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None)
 
     nb = nbformat.read(path, as_version=4)
     current = {"index": None}
+    # started from a notebook cell (`!make run`), this process inherits the Jupyter server's session
+    # variable; a kernel that sees it draws widgets (q.ChatPanel) that nobody will ever see
+    os.environ.pop("JPY_SESSION_NAME", None)
     # a local kernel over Unix sockets: over TCP, ipykernel 7 warns on every start that the
     # connection is unencrypted (harmless on one machine, and not something a learner can act on)
     km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tempfile.mkdtemp()) / "kernel"))

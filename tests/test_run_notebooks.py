@@ -43,3 +43,15 @@ def test_a_failing_notebook_is_written_up_to_where_it_stopped(runner, tmp_path, 
     err = capsys.readouterr().err
     assert "07_broken.ipynb failed in cell 2 (`1 / 0`): ZeroDivisionError" in err
     assert "the executed part, with every output so far, is in" in err
+
+
+def test_kernels_do_not_inherit_a_jupyter_session_so_panels_print(runner, tmp_path, monkeypatch):
+    # `!make run` in a JupyterLab cell: the server's JPY_SESSION_NAME would make q.ChatPanel draw widgets
+    monkeypatch.setenv("QWEN3LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("QWEN3LAB_CONFIG", raising=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "02_chat_templates.ipynb"))
+    path = tmp_path / "09_env.ipynb"
+    nbformat.write(_notebook(nbformat.v4.new_code_cell("import os\nprint(os.environ.get('JPY_SESSION_NAME'))")), path)
+    assert runner.main([str(path), "--no-progress"]) == 0
+    written = nbformat.read(tmp_path / "home" / "notebooks" / "09_env.ipynb", as_version=4)
+    assert written.cells[0].outputs[0]["text"] == "None\n"

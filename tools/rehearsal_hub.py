@@ -378,17 +378,24 @@ def build(hf_home: str | Path, shape: str = "full", seed: int = 3407, force: boo
     return {repo: build_repo(hf_home, repo, shape, seed, force) for repo in (QUANTIZED, BASE, REASONING, CHAT)}
 
 
+#: ``--only``: which repos to write.
+GROUPS = {"all": (QUANTIZED, BASE, REASONING, CHAT), "data": (REASONING, CHAT), "models": (QUANTIZED, BASE)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hf-home", default=os.environ.get("HF_HOME"), help="the HF_HOME to fill (default: $HF_HOME)")
     parser.add_argument("--shape", choices=tuple(SHAPES), default="full")
     parser.add_argument("--seed", type=int, default=3407)
     parser.add_argument("--force", action="store_true", help="rewrite repos that are already there")
+    parser.add_argument("--only", choices=tuple(GROUPS), default="all",
+                        help="the two data sets alone (data: under a minute, to rehearse notebooks 03 and 04 at full size on a "
+                             "CPU), the two models alone, or all four repos")
     args = parser.parse_args(argv)
     if not args.hf_home:
         parser.error("give --hf-home DIR (or set HF_HOME): the cache to fill, e.g. /dev/shm/hf on a GPU machine")
     start = time.perf_counter()
-    for repo in (QUANTIZED, BASE, REASONING, CHAT):
+    for repo in GROUPS[args.only]:
         t0 = time.perf_counter()
         what = build_repo(Path(args.hf_home), repo, args.shape, args.seed, args.force)
         print(f"{repo:38s} {what:8s} {time.perf_counter() - t0:7.1f} s", flush=True)
