@@ -28,14 +28,29 @@ help: ## list the targets
 
 setup: $(STAMP) ## create .venv and install everything (done once; later calls are instant)
 
+# llama.cpp for 08_export: llama-cpp-python is built from its source distribution (the first time
+# 8 to 21 minutes on 2 cores, then pip's wheel cache), for any x86-64 CPU with AVX2 rather than
+# -march=native (the cached wheel then runs on other machines too), without the multimodal
+# library; the same sdist's convert_hf_to_gguf.py, conversion/ and gguf-py/ go to LLAMA_SRC,
+# where qwen3lab.find_converter looks. A CUDA build: LLAMA_CMAKE_ARGS=-DGGML_CUDA=on (README).
+LLAMA_CPP_PYTHON := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF
+LLAMA_SRC        := $(VENV)/src/llama.cpp-$(LLAMA_CPP_PYTHON)
+LLAMA_SDIST      := llama_cpp_python-$(LLAMA_CPP_PYTHON)
+
 # torch first from its pinned CPU build, then the stack under the lock file, then Unsloth
 # without its dependencies (they would pull triton/xformers/torchvision and break the import).
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24" setuptools wheel $(QUIET)
 	$(PY) -m pip install -q -c constraints.txt torch==2.13.0 $(QUIET)
-	$(PY) -m pip install -q -c constraints.txt -e ".[notebooks,test]" $(QUIET)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip install -q -c constraints.txt -e ".[notebooks,test,gguf]" $(QUIET)
 	$(PY) -m pip install -q -c constraints.txt --no-deps unsloth==2026.10.9 unsloth_zoo==2026.10.9 $(QUIET)
+	rm -rf $(LLAMA_SRC) && mkdir -p $(LLAMA_SRC)
+	$(PY) -m pip download -q --no-deps --no-binary llama-cpp-python -d $(LLAMA_SRC) llama-cpp-python==$(LLAMA_CPP_PYTHON) $(QUIET)
+	tar -xzf $(LLAMA_SRC)/$(LLAMA_SDIST).tar.gz -C $(LLAMA_SRC) --strip-components=3 \
+	    $(addprefix $(LLAMA_SDIST)/vendor/llama.cpp/,convert_hf_to_gguf.py conversion gguf-py)
+	rm $(LLAMA_SRC)/$(LLAMA_SDIST).tar.gz
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (qwen3lab)" >/dev/null
 	@touch $@
 

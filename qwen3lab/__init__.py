@@ -53,4 +53,7 @@ if not _runner_process():
     from .export import *  # noqa: F401,F403
     from .evaluate import *  # noqa: F401,F403
 
+    # 08 export (GGUF)
+    from .gguf import *  # noqa: F401,F403
+
 __version__ = "0.1.0"

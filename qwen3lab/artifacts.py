@@ -45,6 +45,7 @@ STAGES: dict[str, tuple[str, str]] = {
     "adapter": ("adapter", "05_lora_training"),
     "merged": ("merged", "06_saving_and_chat"),
     "eval": ("eval", "07_evaluation"),
+    "gguf": ("gguf", "08_export"),
     "notebooks": ("notebooks", "make run"),
     "handout": ("handout", "make handout"),
     "swanlog": ("swanlog", "05_lora_training"),
