@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UNSLOTH_AUTO_INSTALL := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup run handout test test-unit test-notebooks test-browser chromium test-gpu rehearsal-hub lab refresh-outputs bench bench-data lock clean
+.PHONY: help setup run handout test test-unit test-notebooks test-browser chromium test-gpu rehearsal-hub lab refresh-outputs bench bench-data train-ddp bench-ddp lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -117,6 +117,14 @@ bench: ## the GPU training benchmark: a, b, c at 8192, c and c-bf16 at 2048 (pro
 	$(BENCH_PY) benchmarks/trace_summary.py bench-traces/c-2048.json.gz
 	$(BENCH_PY) benchmarks/bench_train.py --recipes c,b --memory-cap-gib 24 --steps 6 --warmup 2 --out bench-24gib.json
 	$(BENCH_PY) benchmarks/bench_train.py --recipes c,b --memory-cap-gib 16 --steps 6 --warmup 2 --out bench-16gib.json
+
+# notebook 05's own cells in every process of torchrun: DDP, one model per GPU (gloo on a CPU); docs/gpu.md
+NPROC ?= 2
+train-ddp: ## notebook 05's training data-parallel on NPROC GPUs (or CPU processes); DDP_ARGS=--keep-rows keeps 8 rows per step
+	$(BENCH_PY) -m torch.distributed.run --standalone --nproc_per_node $(NPROC) tools/train_ddp.py $(DDP_ARGS)
+
+bench-ddp: ## trained tokens/s of 05's training on 1 and NPROC GPUs, same recipe per GPU, and the scaling efficiency (CUDA)
+	$(BENCH_PY) benchmarks/bench_ddp.py --nproc 1,$(NPROC) --keep-rows --out bench-ddp.json
 
 lock: $(STAMP) ## rewrite constraints.txt from the installed environment
 	{ sed -n '1,2p' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^torch==' ; echo 'torch==2.13.0'; } > constraints.txt.new
