@@ -225,7 +225,13 @@ def save_rng_state_then_die(output_dir):
 trainer._save_rng_state = save_rng_state_then_die
 
 trainer.add_callback(Log())
-trainer.train(resume_from_checkpoint=q.last_complete_checkpoint(out) if MODE == "resume" else None)
+if MODE == "in-process":  # as notebook 05: stop after checkpoint-3, resume in the same process
+    stop = q.stop_after(3)
+    trainer.add_callback(stop)
+    trainer.train()
+    trainer.remove_callback(stop)
+    q.fresh_optimizer(trainer)
+trainer.train(resume_from_checkpoint=q.last_complete_checkpoint(out) if MODE in ("resume", "in-process") else None)
 trainable, total = model.get_nb_trainable_parameters()
 print(json.dumps({"losses": [h["loss"] for h in trainer.state.log_history if "loss" in h],
                   "trainable": trainable, "expected": q.expected_lora_parameters(model.config, cfg.r, SEVEN),
@@ -271,3 +277,14 @@ def test_same_seed_same_losses_and_a_run_killed_while_saving_resumes_to_the_same
     # Unsloth trains in bfloat16 on this CPU (dtype=None): the resumed steps agree to 2e-4 at a loss of
     # 11.5 (1.7e-5 relative, measured), far below a step's own change (about 0.1)
     assert resumed["losses"][3:] == pytest.approx(result["losses"][3:], rel=1e-4)
+
+
+def test_a_run_resumed_in_the_same_process_trains_the_reloaded_adapter(tmp_path):
+    # notebook 05 interrupts and resumes in one kernel: without q.fresh_optimizer the kept optimizer
+    # steps the LoRA tensors that resuming replaced, and steps 4-6 change nothing the model uses
+    env = {"QWEN3LAB_PROFILE": "tiny"}
+    whole = json.loads(_run("whole", {**env, "QWEN3LAB_HOME": str(tmp_path / "a")}).stdout.splitlines()[-1])
+    again = _run("in-process", {**env, "QWEN3LAB_HOME": str(tmp_path / "b")})
+    assert sorted(_logged(again)) == [1, 2, 3, 4, 5, 6]
+    resumed = json.loads(again.stdout.splitlines()[-1])
+    assert resumed["losses"][3:] == pytest.approx(whole["losses"][3:], rel=1e-4)  # as an uninterrupted run
