@@ -4,12 +4,13 @@
 # PROFILE=full with the Hub (or a pre-filled cache) runs the real Qwen3-8B: the notebooks are
 # executed and their assert cells must pass (the stored outputs of checked cells are the tiny
 # profile's, so they are not compared). Otherwise the tiny model runs in 4-bit, offline, and
-# checked cells are compared as on the CPU. Prints the wall time of each notebook and the
-# peak GPU memory seen by nvidia-smi (all processes) during it and over the series. QWEN3LAB_UNSLOTH_LOADER=FastModel runs the tiny model through
-# the full profile's loader (executed, asserts checked). Uses $PY (default: .venv/bin/python if present, else python3).
+# checked cells are compared as on the CPU. Prints the wall time of each notebook and the peak
+# GPU memory seen by nvidia-smi (all processes) during it and over the series.
+# QWEN3LAB_UNSLOTH_LOADER=FastModel runs the tiny model through the full profile's loader
+# (executed, asserts checked). Uses $PY (default: .venv/bin/python if present, else python3).
 #
-# PROFILE=full REHEARSAL=1: no Hub needed. HF_HOME (default /dev/shm/qwen3lab-hf: RAM, much faster
-# than a disk for 23 GB) gets the rehearsal hub of tools/rehearsal_hub.py (the four repos in the real
+# PROFILE=full REHEARSAL=1: no Hub needed. HF_HOME (default /dev/shm/qwen3lab-hf: RAM, 23 GB of it;
+# building took 586 s there and 519 s on a disk, the time is in drawing the weights) gets the rehearsal hub of tools/rehearsal_hub.py (the four repos in the real
 # shapes, random weights, synthetic rows; repos already there, rehearsal or real, are kept), then the
 # series runs on it with HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1. A pre-filled HF_HOME works without
 # REHEARSAL: set HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 yourself.
