@@ -230,3 +230,11 @@ def test_the_profiles_and_every_boundary_value_pass():
     Config(learning_rate=1, warmup_steps=0, lora_dropout=0.99, weight_decay=0, seed=0, random_state=2**32 - 1,
            chat_percentage=1, use_gradient_checkpointing=False, target_modules=None, dataset_num_proc=None,
            tiny_num_key_value_heads=4, tiny_head_dim=2)
+
+
+def test_the_package_s_other_variables_are_not_taken_for_unknown_fields(monkeypatch):
+    # 08's converter override shares the prefix: setting it must not make every config fail
+    from qwen3lab.gguf import CONVERTER_ENV
+
+    monkeypatch.setenv(CONVERTER_ENV, "/opt/llama.cpp")
+    assert get_config("tiny").profile == "tiny"
