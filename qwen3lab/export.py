@@ -93,13 +93,20 @@ def reload_tolerance(reference: "torch.Tensor", compute_dtype: Any = "float32") 
     differently after a reload (the trained model ran them in bfloat16, PEFT reloads the adapter's
     weights in float32): two units in the last place of the largest |logit| (measured on the tiny
     profile: one, 0.0039 at a largest |logit| of 0.74). Introduced in 06_saving_and_chat."""
+    dtype = str(compute_dtype).replace("torch.", "")
+    if dtype not in _SIGNIFICANT_BITS:
+        return RELOAD_TOLERANCE
+    return max(RELOAD_TOLERANCE, 2 * ulp(float(reference.abs().max()), dtype))
+
+
+def ulp(value: float, dtype: str) -> float:
+    """One unit in the last place of ``|value|`` in the 16-bit type ``dtype`` ("bfloat16" or
+    "float16"); 0 for 0. Introduced in 06_saving_and_chat."""
     import math
 
-    bits = _SIGNIFICANT_BITS.get(str(compute_dtype).replace("torch.", ""))
-    if bits is None:
-        return RELOAD_TOLERANCE
-    largest = float(reference.abs().max())
-    return max(RELOAD_TOLERANCE, 2 * 2.0 ** (math.floor(math.log2(largest)) - (bits - 1)) if largest else 0.0)
+    if not value:
+        return 0.0
+    return 2.0 ** (math.floor(math.log2(abs(value))) - (_SIGNIFICANT_BITS[dtype] - 1))
 
 
 def merge_tolerance(reference: "torch.Tensor", compute_dtype: Any = "float32") -> float:

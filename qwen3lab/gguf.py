@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .artifacts import project_root
-from .export import RELOAD_TOLERANCE, max_logit_diff, probe_prompts
+from .export import RELOAD_TOLERANCE, max_logit_diff, probe_prompts, ulp
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,8 +50,8 @@ CONVERTER_ENV = "QWEN3LAB_LLAMA_CPP"
 CONVERTER_SCRIPT = "convert_hf_to_gguf.py"
 LLAMA_CPP_DIST = "llama_cpp_python"
 
-#: Significant bits of the 16-bit weight type llama.cpp computes with (the implicit leading bit included).
-_FLOAT_BITS = {"F16": 11}
+#: The torch name of each 16-bit weight type llama.cpp computes with (for ``export.ulp``).
+_FLOAT_TYPES = {"F16": "float16"}
 #: llama.cpp rounds the activations to a matrix product's vector type before the product: float16
 #: for float16 weights on the CPU. Each logit passes through every layer's products, so the budget
 #: is this many float16 units in the last place of the largest |logit|. Measured on the tiny
@@ -299,11 +299,10 @@ def gguf_tolerance(reference: "torch.Tensor", weight_type: str = "F16") -> float
     largest = float(reference.abs().max())
     if weight_type == "F32" or largest == 0.0:
         return RELOAD_TOLERANCE
-    if weight_type not in _FLOAT_BITS:
+    if weight_type not in _FLOAT_TYPES:
         raise ValueError(f"no tolerance for {weight_type!r}: quantized files are compared, not bounded "
-                         f"(float types: {sorted(_FLOAT_BITS)})")
-    ulp = 2.0 ** (math.floor(math.log2(largest)) - (_FLOAT_BITS[weight_type] - 1))
-    return max(RELOAD_TOLERANCE, F16_ULPS * ulp)
+                         f"(float types: {sorted(_FLOAT_TYPES)})")
+    return max(RELOAD_TOLERANCE, F16_ULPS * ulp(largest, _FLOAT_TYPES[weight_type]))
 
 
 def logit_comparison(reference: "torch.Tensor", **candidates: "torch.Tensor") -> "pd.DataFrame":
