@@ -48,16 +48,22 @@ def prompt_text(text: str) -> str:
     return text[:at + len(ASSISTANT)]
 
 
+def text_messages(text: str) -> list[dict[str, str]]:
+    """The turns of a conversation rendered with Qwen3's template, back as ``[{"role", "content"}]``
+    (an assistant turn keeps its ``<think>`` block as written). Introduced in 03_dataset_cleaning."""
+    messages = []
+    for chunk in text.split(IM_START)[1:]:
+        role, _, content = chunk.partition("\n")
+        messages.append({"role": role, "content": content.split(IM_END, 1)[0]})
+    return messages
+
+
 def prompt_messages(text: str) -> list[dict[str, str]]:
     """The turns of ``prompt_text(text)`` as ``[{"role", "content"}]``, the input of
     ``tokenizer.apply_chat_template(..., add_generation_prompt=True)``: one rendered row back into the
     messages that ask its question (the last assistant reply, the answer, left out). Introduced in 07_evaluation.
     """
-    messages = []
-    for chunk in prompt_text(text)[:-len(ASSISTANT)].split(IM_START)[1:]:
-        role, _, content = chunk.partition("\n")
-        messages.append({"role": role, "content": content.rsplit(IM_END, 1)[0]})
-    return messages
+    return text_messages(prompt_text(text)[:-len(ASSISTANT)])
 
 
 def extract_answer(text: str | None) -> str | None:
@@ -202,4 +208,4 @@ def eval_table(summaries: dict[tuple[str, str], dict[str, float]]) -> "pd.DataFr
 
 
 __all__ = ["BOXED", "EVAL_METRICS", "answers_match", "eval_summary", "eval_table", "extract_answer", "format_problem",
-           "prompt_messages", "prompt_text", "reply_records", "score_records"]
+           "prompt_messages", "text_messages", "prompt_text", "reply_records", "score_records"]

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .chat import SAMPLING, split_thinking
+from .evaluate import text_messages
+from .train import IGNORE_INDEX, label_spans
 
 #: ``widgets`` (or 1) draws the widgets, ``print`` (or 0) prints instead, whatever ``widget_frontend``
 #: would find. Not ``QWEN3LAB_...``: that prefix names config fields (``config.py``).
@@ -35,7 +37,6 @@ DEFAULT_PROMPT = "你好，好久不见！"
 #: The sliders of a chat panel: (min, max, step). ``max_new_tokens`` goes up to 4x the config's value.
 SLIDERS: dict[str, tuple[float, float, float]] = {"temperature": (0.05, 1.5, 0.05), "top_p": (0.05, 1.0, 0.05),
                                                   "top_k": (1, 100, 1)}
-IGNORE_INDEX = -100
 _REFRESH_S = 0.1  # how often a streaming reply is redrawn
 
 
@@ -327,16 +328,6 @@ class RowView:
     spans: list[tuple[bool, str]] = field(default_factory=list)
 
 
-def text_messages(text: str) -> list[dict[str, str]]:
-    """The turns of a conversation rendered with Qwen3's template, back as ``[{"role", "content"}]``
-    (an assistant turn keeps its ``<think>`` block as written). Introduced in 04_sampling."""
-    messages = []
-    for chunk in text.split("<|im_start|>")[1:]:
-        role, _, content = chunk.partition("\n")
-        messages.append({"role": role, "content": content.split("<|im_end|>", 1)[0]})
-    return messages
-
-
 def token_spans(tokenizer, text: str, labels_fn: Callable | None = None) -> tuple[int, int, list[tuple[bool, str]]]:
     """Tokenize ``text`` as the trainer does and say which tokens the loss covers: (tokens, trained
     tokens, (trained, text) pieces). ``labels_fn`` maps ``{"input_ids": [ids]}`` to ``{"labels": [...]}``
@@ -345,15 +336,8 @@ def token_spans(tokenizer, text: str, labels_fn: Callable | None = None) -> tupl
     Introduced in 03_dataset_cleaning."""
     ids = tokenizer(text)["input_ids"]
     labels = labels_fn({"input_ids": [ids]})["labels"][0] if labels_fn is not None else ids
-    pieces: list[tuple[bool, list[int]]] = []
-    for token, label in zip(ids, labels):
-        keep = int(label) != IGNORE_INDEX
-        if pieces and pieces[-1][0] == keep:
-            pieces[-1][1].append(token)
-        else:
-            pieces.append((keep, [token]))
-    trained = sum(len(p) for keep, p in pieces if keep)
-    return len(ids), trained, [(keep, tokenizer.decode(p)) for keep, p in pieces]
+    trained = sum(int(label) != IGNORE_INDEX for label in labels)
+    return len(ids), trained, label_spans(tokenizer, ids, labels)
 
 
 def row_view(tokenizer, source: RowSource, index: int, *, labels_fn: Callable | None = None,
@@ -469,4 +453,4 @@ class RowBrowser:
 
 __all__ = ["ChatPanel", "DEFAULT_PROMPT", "RowBrowser", "RowSource", "RowView", "PANELS_ENV", "SLIDERS",
            "chat_presets", "reply_html", "reply_plain", "row_html", "row_plain", "row_view", "stream_reply",
-           "text_messages", "token_spans", "widget_frontend"]
+           "token_spans", "widget_frontend"]

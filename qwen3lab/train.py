@@ -99,23 +99,29 @@ def require_trainable(trainer) -> dict[str, int]:
             "tokens": sum(len(ids) for ids in trainer.train_dataset["input_ids"])}
 
 
+def label_spans(tokenizer, input_ids: list[int], labels: list[int]) -> list[tuple[bool, str]]:
+    """A tokenized row as (trained, text) pieces in order: runs of tokens whose label is, or is not,
+    -100, each decoded. Introduced in 03_dataset_cleaning (its row browser) and 05_lora_training."""
+    runs: list[tuple[bool, list[int]]] = []
+    for token, label in zip(input_ids, labels):
+        keep = int(label) != IGNORE_INDEX
+        if runs and runs[-1][0] == keep:
+            runs[-1][1].append(token)
+        else:
+            runs.append((keep, [token]))
+    return [(keep, tokenizer.decode(ids)) for keep, ids in runs]
+
+
 def masked_example(trainer, index: int = 0) -> dict[str, Any]:
     """Row ``index`` of the trainer's data: its text, the part the loss covers, and the row as
     ``spans``: (trained, text) pieces in order. Introduced in 05_lora_training."""
     row = trainer.train_dataset[index]
     tokenizer = trainer.processing_class
     labels = row.get("labels") or row["input_ids"]
-    trained = [label != IGNORE_INDEX for label in labels]
-    spans: list[tuple[bool, list[int]]] = []
-    for token, keep in zip(row["input_ids"], trained):
-        if spans and spans[-1][0] == keep:
-            spans[-1][1].append(token)
-        else:
-            spans.append((keep, [token]))
-    kept = [token for token, keep in zip(row["input_ids"], trained) if keep]
+    kept = [token for token, label in zip(row["input_ids"], labels) if label != IGNORE_INDEX]
     return {"text": tokenizer.decode(row["input_ids"]), "trained": tokenizer.decode(kept),
             "tokens": len(row["input_ids"]), "trained_tokens": len(kept),
-            "spans": [(keep, tokenizer.decode(ids)) for keep, ids in spans]}
+            "spans": label_spans(tokenizer, row["input_ids"], labels)}
 
 
 def rows_loss(trainer, rows: int = 4) -> float:
@@ -269,5 +275,5 @@ def stop_after(step: int):
 
 
 __all__ = ["EMPTY_THINK", "INSTRUCTION_PART", "METRICS", "NoTrainableTokensError", "RESPONSE_PART", "checkpoints",
-           "fresh_optimizer", "last_complete_checkpoint", "log_table", "logged", "loss_summary", "masked_example",
+           "fresh_optimizer", "label_spans", "last_complete_checkpoint", "log_table", "logged", "loss_summary", "masked_example",
            "require_trainable", "rows_loss", "stop_after", "trained_tokens"]
