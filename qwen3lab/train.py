@@ -252,7 +252,8 @@ def fresh_optimizer(trainer) -> None:
     ``train()`` keeps the first call's, while resuming reloads the adapter through PEFT's
     ``load_adapter``, which puts new LoRA parameters (float32, where Unsloth trained bfloat16 ones on
     a CPU) into the model. The kept optimizer then steps the old tensors and the resumed steps change
-    no weight the model uses: on the tiny profile checkpoint-10 and the final adapter were identical.
+    no weight the model uses (on the tiny model, a 6-step run resumed after step 3: checkpoint-3 and the
+    final adapter were identical).
     Found while training data-parallel (issue 20). Introduced in 05_lora_training."""
     trainer.optimizer = None
     trainer.lr_scheduler = None
