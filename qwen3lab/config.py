@@ -112,6 +112,10 @@ _NAME = _Rule(lambda v: v.strip() == v != "", "a non-empty string without spaces
 _SEED = _Rule(lambda v: 0 <= v < 2**32, "an integer from 0 to 2**32 - 1 (what numpy accepts as a seed)")
 _MODULE_NAMES = _Rule(_is_names, 'a non-empty list of distinct module names, e.g. ["q_proj", "v_proj"]')
 _ANY = _Rule(lambda v: True, "")  # every value of the type (a bool)
+#: llama.cpp's quantization types by the names llama-quantize takes (08: LLAMA_FTYPE_MOSTLY_<NAME>)
+GGUF_TYPES = ("q8_0", "q6_k", "q5_k_m", "q5_k_s", "q5_0", "q4_k_m", "q4_k_s", "q4_0", "q3_k_m", "q2_k")
+_GGUF_TYPES = _Rule(lambda v: _is_names(v) and set(v) <= set(GGUF_TYPES),
+                    f"a non-empty list of distinct llama.cpp types from {list(GGUF_TYPES)}")
 
 
 def _f(default: Any, help: str, *types: type, allowed: _Rule = _ANY) -> Any:
@@ -198,6 +202,13 @@ class Config:
     eval_batch_size: int = _f(8, "rows per generate call in 07's evaluation (left-padded batches); more rows are "
                                  "faster on a GPU with room", allowed=_at_least(1))
 
+    # -- export: GGUF for llama.cpp (08) ----------------------------------------------------------
+    gguf_quantizations: tuple[str, ...] = _f(("q8_0", "q4_k_m"), "the types 08 quantizes the f16 GGUF to with "
+                                             "llama_model_quantize (q4_k_m: the size people share)", tuple, list,
+                                             allowed=_GGUF_TYPES)
+    gguf_keep_f16: bool = _f(True, "keep the f16 GGUF (the converter's output, 16.4 GB for the 8B) in artifacts/gguf "
+                                   "beside the quantized files; false deletes it once they are made and checked")
+
     # -- the GPU speed layer: qwen3lab.fast (05) -----------------------------------------------
     auto_recipe: bool = _f(False, "fit batch, padding-free and checkpointing to the free GPU memory (qwen3lab.fast)")
     fused_lora: bool = _f(False, "with auto_recipe: each LoRA layer on a 4-bit weight as one operator")
@@ -219,8 +230,9 @@ class Config:
     tiny_head_dim: int = _f(16, "tiny model: size of each head", allowed=_at_least(2))
 
     def __post_init__(self) -> None:
-        if isinstance(self.target_modules, list):
-            object.__setattr__(self, "target_modules", tuple(self.target_modules))
+        for name in ("target_modules", "gguf_quantizations"):  # a TOML or JSON list is kept as a tuple
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         _validate(self)
 
     def replace(self, **changes: Any) -> "Config":
@@ -235,8 +247,9 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        if d["target_modules"] is not None:
-            d["target_modules"] = list(d["target_modules"])
+        for name in ("target_modules", "gguf_quantizations"):
+            if d[name] is not None:
+                d[name] = list(d[name])
         return d
 
     @classmethod
@@ -361,6 +374,9 @@ PROFILES: dict[str, Config] = {
         swanlab_mode="cloud",
         # 8B in 4-bit on one H200: 64 prompts of a few hundred tokens + 1,024 new ones: a KV cache near 12 GB
         eval_batch_size=64,
+        # 08: the file people run (about 5 GB); the 16.4 GB f16 file is made, checked and deleted
+        gguf_quantizations=("q4_k_m",),
+        gguf_keep_f16=False,
     ),
 }
 

@@ -4,9 +4,17 @@
 It is the notebooks that run, not a copy of their code: each in a fresh kernel started in the
 notebook's folder, in order, as a learner runs them. Executed copies go to
 ``<artifacts root>/notebooks/``, next to ``summary.md`` and ``summary.json``: per notebook its
-wall time, whether it passed, how many code cells ran, and what its ``# NBVAL_CHECK_OUTPUT``
-cells printed (the stable facts nbval compares), one line each. The first notebook that fails
-stops the run: its copy holds every output up to the failing cell, and the exit code is 1.
+wall time, whether it passed, how many code cells ran, the peak GPU memory its kernel's PyTorch
+reserved (on a GPU) and its kernel's peak RAM, and what its ``# NBVAL_CHECK_OUTPUT`` cells printed (the stable facts nbval
+compares), one line each. The first notebook that fails stops the run: its copy holds every output
+up to the failing cell, and the exit code is 1.
+
+``--jobs N`` runs up to N notebooks at once where they do not depend on each other (a workshop
+host rehearsing the full profile on a large GPU: 01 and 02 beside 03, 07 beside 06). What depends
+on what is read from the notebooks: a notebook needs the one that writes each stage it reads with
+``q.require("<stage>")`` (``artifacts.STAGES`` names the writer), and every notebook needs
+``00_setup`` (it checks the machine and builds the tiny model). With one job the order is the
+series' order, exactly as without the option.
 
 This process only starts kernels, so it imports neither Unsloth nor torch: ``artifacts.py`` and
 ``config.py`` (standard library only) are loaded by file path, because ``import qwen3lab`` imports
@@ -65,6 +73,8 @@ class Outcome:
     failed_source: str | None = None  # the failing cell's first line
     error: str | None = None
     written: str | None = None
+    gpu_peak_mib: int | None = None  # torch.cuda.max_memory_reserved() of its kernel, on a GPU
+    ram_peak_mib: int | None = None  # its kernel's peak resident memory (ru_maxrss)
 
 
 # -- executing ------------------------------------------------------------------------------------
@@ -74,15 +84,43 @@ def _runnable(nb) -> list:
             and "skip-execution" not in c.metadata.get("tags", [])]
 
 
+#: Run after a notebook's last cell, in its kernel, then removed from the notebook: the peak GPU
+#: memory PyTorch reserved in that kernel (-1 where torch was not imported or sees no GPU) and the
+#: peak resident memory of the kernel or of the largest process it started (08's converter). Read in the kernel, they are the notebook's own figures also when
+#: other notebooks share the machine.
+PEAKS = "qwen3lab-peaks"
+EPILOGUE = ("import resource as _qwen3lab_resource, sys as _qwen3lab_sys\n"
+            "_qwen3lab_torch = _qwen3lab_sys.modules.get('torch')\n"
+            "try:\n"
+            "    _qwen3lab_gpu = _qwen3lab_torch.cuda.max_memory_reserved() if _qwen3lab_torch is not None "
+            "and _qwen3lab_torch.cuda.is_available() else -1\n"
+            "except Exception:\n"
+            "    _qwen3lab_gpu = -1\n"
+            f"print('{PEAKS}', _qwen3lab_gpu, max(_qwen3lab_resource.getrusage(w).ru_maxrss for w in "
+            "(_qwen3lab_resource.RUSAGE_SELF, _qwen3lab_resource.RUSAGE_CHILDREN)))")
+
+
+def _pop_epilogue(nb) -> tuple[int | None, int | None]:
+    """Remove the epilogue cell; the peaks it printed, in MiB: GPU (None without one) and RAM."""
+    cell = nb.cells.pop()
+    for line in output_text(cell).splitlines():
+        if line.startswith(PEAKS):
+            gpu, rss_kib = (int(v) for v in line.split()[1:3])
+            return (round(gpu / 2**20) if gpu >= 0 else None), round(rss_kib / 1024)
+    return None, None
+
+
 def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None):
     """Run ``path`` in a fresh kernel. Returns the notebook with its outputs, the index of the last
-    cell started and the exception that stopped it (None when every cell ran)."""
+    cell started, the exception that stopped it (None when every cell ran) and the kernel's peak
+    GPU and RAM use in MiB (None without a GPU, both None when a cell failed)."""
     import nbformat
     from jupyter_client import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(EPILOGUE))
     current = {"index": None}
     # started from a notebook cell (`!make run`), this process inherits the Jupyter server's session
     # variable; a kernel that sees it draws widgets (q.ChatPanel) that nobody will ever see
@@ -95,9 +133,10 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None)
                             on_cell_executed=lambda **_: on_cell and on_cell())
     try:
         client.execute()
-        return nb, current["index"], None
+        return nb, current["index"], None, _pop_epilogue(nb)
     except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:  # a cell raised, timed out, killed it
-        return nb, current["index"], exc
+        nb.cells.pop()
+        return nb, current["index"], exc, (None, None)
     finally:
         if client.kc is not None:  # nbclient leaves a client of our kernel manager running
             client.kc.stop_channels()
@@ -157,39 +196,103 @@ def _bar(total: int, desc: str, position: int, progress: bool | None, leave: boo
                 leave=leave, disable=None if progress is None else not progress, dynamic_ncols=True)
 
 
+def prerequisites(paths: list[Path]) -> dict[Path, set[Path]]:
+    """For each notebook of ``paths``, the notebooks among ``paths`` it needs to have passed first:
+    the writer of every stage it reads with ``require("<stage>")`` (``artifacts.STAGES``), and
+    ``00_setup``. A stage whose writer is not among ``paths`` is expected on disk already."""
+    import re
+
+    import nbformat
+
+    by_stem = {p.stem: p for p in paths}
+    setup = next((p for p in paths if p.name.startswith("00_")), None)
+    needs = {}
+    for path in paths:
+        source = "\n".join(c.source for c in _runnable(nbformat.read(path, as_version=4)))
+        stages = set(re.findall(r"""require\(\s*["']([a-z_]+)["']""", source))
+        writers = {by_stem.get(artifacts.STAGES[stage][1]) for stage in stages if stage in artifacts.STAGES}
+        needs[path] = {w for w in writers | {setup} if w is not None and w != path}
+    return needs
+
+
+def _dependents(path: Path, needs: dict[Path, set[Path]]) -> set[Path]:
+    """Every notebook that needs ``path``, directly or through others."""
+    found, frontier = set(), {path}
+    while frontier:
+        frontier = {p for p, n in needs.items() if n & frontier} - found
+        found |= frontier
+    return found
+
+
 def run_notebooks(paths: list[Path], *, timeout: int = 1800, refresh: bool = False, handout: bool = False,
-                  progress: bool | None = None, header: dict | None = None) -> list[Outcome]:
-    """Execute ``paths`` in order, stopping at the first failure; write the executed copies (or,
-    with ``refresh``, the checked outputs back into the sources), the summary and the handout."""
+                  progress: bool | None = None, header: dict | None = None, jobs: int = 1) -> list[Outcome]:
+    """Execute ``paths`` (in order; with ``jobs`` > 1, up to that many at once where none needs
+    another, see ``prerequisites``), starting nothing new after the first failure; write the
+    executed copies (or, with ``refresh``, the checked outputs back into the sources), the summary
+    and the handout."""
+    import threading
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     import nbformat
     from tqdm.auto import tqdm
 
     out_dir = stage_dir("notebooks")
-    outcomes = [Outcome(notebook=p.name) for p in paths]
-    executed, start = [], time.perf_counter()
+    outcomes = {p: Outcome(notebook=p.name) for p in paths}
+    executed, start = {}, time.perf_counter()
     overall = _bar(len(paths), "series", 0, progress, leave=True)
-    for i, path in enumerate(paths):
-        cells = _bar(len(_runnable(nbformat.read(path, as_version=4))), path.stem, 1, progress, leave=False)
+    lock = threading.Lock()
+
+    def run_one(path: Path) -> bool:
+        # cell bars only when one notebook runs at a time (several would draw over each other)
+        cells = _bar(len(_runnable(nbformat.read(path, as_version=4))), path.stem, 1,
+                     progress if jobs == 1 else False, leave=False)
         begun = time.perf_counter()
-        nb, index, exc = execute(path, timeout, on_cell=lambda: cells.update(1))
+        nb, index, exc, (gpu, ram) = execute(path, timeout, on_cell=lambda: cells.update(1))
         cells.close()
-        outcomes[i] = outcome = outcome_of(path, nb, time.perf_counter() - begun, index, exc)
+        outcome = outcome_of(path, nb, time.perf_counter() - begun, index, exc)
+        outcome.gpu_peak_mib, outcome.ram_peak_mib = gpu, ram
         where = path if refresh and exc is None else out_dir / path.name
         atomic_write_text(where, nbformat.writes(keep_checked_outputs(nb) if where == path else nb) + "\n")
         outcome.written = str(where)
-        overall.update(1)
-        tqdm.write(f"{path.name:<32} {outcome.seconds:6.1f} s  {outcome.status:<6}  -> {where}")
-        if exc is not None:
-            overall.close()
-            print(f"{exc}\n{failure_message(outcome)}", file=sys.stderr)
-            break
-        executed.append((path, nb))
+        with lock:
+            outcomes[path] = outcome
+            overall.update(1)
+            peaks = "".join(f"  {what} peak {mib:,} MiB" for what, mib in (("GPU", gpu), ("RAM", ram)) if mib is not None)
+            tqdm.write(f"{path.name:<32} {outcome.seconds:6.1f} s  {outcome.status:<6}{peaks}  -> {where}")
+            if exc is not None:
+                print(f"{exc}\n{failure_message(outcome)}", file=sys.stderr)
+            else:
+                executed[path] = nb
+        return exc is None
+
+    if jobs == 1:  # in this thread, in the series' order
+        for path in paths:
+            if not run_one(path):
+                break
+    else:
+        needs = prerequisites(paths)
+        # the notebooks that more others wait for go first (03 before 01: 04 to 08 need it)
+        waiting, running, failed = sorted(paths, key=lambda p: -len(_dependents(p, needs))), {}, False
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            while waiting or running:
+                ready = [] if failed else [p for p in waiting if needs[p] <= set(executed)]
+                for path in ready[: jobs - len(running)]:
+                    waiting.remove(path)
+                    tqdm.write(f"{path.name:<32} started")
+                    running[pool.submit(run_one, path)] = path
+                if not running:
+                    break  # a notebook failed, or what the rest need did not pass
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    running.pop(future)
+                    failed |= not future.result()
     overall.close()
     total = time.perf_counter() - start
-    print(f"{'all notebooks':<32} {total:6.1f} s  -> {write_summary(outcomes, out_dir, total, header or {})}")
+    ordered = [outcomes[p] for p in paths]
+    print(f"{'all notebooks':<32} {total:6.1f} s  -> {write_summary(ordered, out_dir, total, header or {})}")
     if handout and len(executed) == len(paths):
-        print("handout:", write_handout(executed, stage_dir("handout")))
-    return outcomes
+        print("handout:", write_handout([(p, executed[p]) for p in paths], stage_dir("handout")))
+    return ordered
 
 
 def failure_message(outcome: Outcome) -> str:
@@ -210,10 +313,11 @@ def write_summary(outcomes: list[Outcome], out_dir: Path, seconds: float, header
     atomic_write_text(out_dir / "summary.json", json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     lines = [f"# qwen3lab run: {passed} of {len(outcomes)} notebooks passed in {seconds:.1f} s", "",
              *(f"- {k}: {v}" for k, v in header.items()), f"- finished: {data['finished']}", "",
-             "| notebook | result | time (s) | code cells run | assert lines | checked cells |",
-             "|---|---|---:|---:|---:|---:|"]
+             "| notebook | result | time (s) | code cells run | assert lines | checked cells | GPU peak (MiB) "
+             "| RAM peak (MiB) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    mib = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
     lines += [f"| {o.notebook} | {o.status} | {o.seconds:.1f} | {o.cells_run}/{o.code_cells} | {o.assert_lines} "
-              f"| {len(o.checked)} |" for o in outcomes]
+              f"| {len(o.checked)} | {mib(o.gpu_peak_mib)} | {mib(o.ram_peak_mib)} |" for o in outcomes]
     for o in outcomes:
         if o.error:
             lines += ["", f"**{failure_message(o).splitlines()[0]}**"]
@@ -319,7 +423,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds per cell (default 1800)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bars over the notebooks and their cells (default: on a terminal only)")
+    run.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="notebooks at once where none needs another "
+                     "(01 and 02 beside 03, 07 beside 06; default 1: the series' order)")
     return top
+
+
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of notebooks at once, 1 or more, not {text!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     header["command"] = "qwen3lab " + " ".join(sys.argv[1:] if argv is None else argv)
     outcomes = run_notebooks(paths, timeout=args.timeout, handout=args.handout, progress=args.progress,
-                             header=header)
+                             header=header, jobs=args.jobs)
     return 0 if all(o.status == "passed" for o in outcomes) else 1
 
 
@@ -356,6 +468,7 @@ def files_main(argv: list[str] | None = None) -> int:
     cli.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     cli.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bars (default: on a terminal only)")
+    cli.add_argument("--jobs", type=_jobs, default=1, help="notebooks at once where none needs another")
     args = cli.parse_args(argv)
     try:
         _, header = checked_config()
@@ -364,5 +477,5 @@ def files_main(argv: list[str] | None = None) -> int:
         return 2
     header["command"] = "run_notebooks.py " + " ".join(sys.argv[1:] if argv is None else argv)
     outcomes = run_notebooks(args.notebooks, timeout=args.timeout, refresh=args.refresh, handout=args.handout,
-                             progress=args.progress, header=header)
+                             progress=args.progress, header=header, jobs=args.jobs)
     return 0 if all(o.status == "passed" for o in outcomes) else 1

@@ -127,6 +127,8 @@ del model
 model, _ = FastLanguageModel.from_pretrained(model_name=cfg.model_name, max_seq_length=cfg.max_seq_length,
                                              dtype=None, load_in_4bit=False)
 out["16bit"] = [model.config.name_or_path, type(model.model.layers[0].self_attn.q_proj).__name__, str(model.dtype)]
+from unsloth_zoo.cpu import cpu_bf16_supported  # dtype=None on a CPU: bfloat16 where it has bf16 instructions
+out["16bit_dtype"] = str(torch.bfloat16 if cpu_bf16_supported() else torch.float32)
 out["attempts"] = attempts
 print("RESULT " + json.dumps(out))
 """
@@ -148,7 +150,7 @@ def test_full_profile_loads_offline(hf_home, tmp_path):
     assert out["4bit"] == {"q_proj": "Linear4bit", "stored_bytes": True, "lm_head": "Linear", "pad": "<|vision_pad|>",
                            "logits": [1, 1, rh.VOCAB]}
     assert out["fastmodel"] == "Linear4bit"
-    assert out["16bit"] == [rh.BASE, "Linear", "torch.bfloat16"]
+    assert out["16bit"] == [rh.BASE, "Linear", out["16bit_dtype"]]
     assert out["attempts"] == []
 
 
@@ -158,3 +160,24 @@ def test_a_real_repo_in_the_cache_is_never_replaced(tmp_path):
     (real / "README.md").write_text("the real model card\n")
     assert rh.build_repo(tmp_path, rh.BASE, "tiny", 3407) == "real copy, kept"
     assert [p.name for p in real.parent.iterdir()] == ["0" * 40]
+
+
+def test_the_4bit_repo_is_the_bases_nf4_quantization(hf_home):
+    """Both models come from one draw per tensor: the 4-bit repo's bytes are bitsandbytes' NF4 of
+    the base's bf16 weights (so 06's merge from the base and 05's 4-bit training see one model)."""
+    import bitsandbytes.functional as bnbf
+    import torch
+    from safetensors import safe_open
+
+    name = "model.layers.1.mlp.down_proj.weight"
+    with safe_open(str(_snapshot(hf_home, rh.BASE) / "model.safetensors"), "pt") as f:
+        base = {n: f.get_tensor(n) for n in (name, "model.embed_tokens.weight", "lm_head.weight")}
+    with safe_open(str(_snapshot(hf_home, rh.QUANTIZED) / "model.safetensors"), "pt") as f:
+        packed = f.get_tensor(name)
+        kept = {n: f.get_tensor(n) for n in ("model.embed_tokens.weight", "lm_head.weight")}
+        absmax = f.get_tensor(name + ".absmax")
+    again, state = bnbf.quantize_4bit(base[name], blocksize=64, compress_statistics=True, quant_type="nf4",
+                                      quant_storage=torch.uint8)
+    assert torch.equal(again, packed) and torch.equal(state.as_dict(packed=True)["absmax"], absmax)
+    assert all(torch.equal(base[n], kept[n]) for n in kept)  # the unquantized tensors are the same bytes
+    assert base[name].dtype == torch.bfloat16 and 0.015 < float(base[name].float().std()) < 0.025

@@ -117,3 +117,49 @@ def test_the_runner_imports_neither_unsloth_nor_torch():
     out = subprocess.run([sys.executable, "-c", code, str(ROOT / "qwen3lab" / "runner.py")], capture_output=True,
                          text=True, check=True).stdout
     assert out == "[]\n"
+
+
+def test_the_series_dependencies_are_read_from_its_require_calls(runner):
+    """--jobs runs side by side only what no notebook needs: the graph of the real series."""
+    paths = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    needs = runner.prerequisites(paths)
+    got = {p.name[:2]: sorted(n.name[:2] for n in needed) for p, needed in needs.items()}
+    assert got == {"00": [], "01": ["00"], "02": ["00"], "03": ["00"], "04": ["00", "03"], "05": ["00", "04"],
+                   "06": ["00", "05"], "07": ["00", "04", "05"], "08": ["00", "06"]}
+    # from 05 on, the stages of 00-04 are on disk already: only what is selected is waited for
+    later = runner.prerequisites([p for p in paths if p.name >= "05"])
+    assert {p.name[:2]: sorted(n.name[:2] for n in needed) for p, needed in later.items()} == {
+        "05": [], "06": ["05"], "07": ["05"], "08": ["06"]}
+
+
+def _timed(name, seconds, fail=False):
+    """Cells that record when they ran (and stand in for a ``q.require`` of the stage they read)."""
+    return ("import time, pathlib\n"
+            f"pathlib.Path('{name}.start').write_text(repr(time.time()))\n"
+            f"time.sleep({seconds})\n" + ("1 / 0\n" if fail else "") +
+            f"pathlib.Path('{name}.end').write_text(repr(time.time()))")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_jobs_run_independent_notebooks_side_by_side_and_wait_for_the_rest(runner, tmp_path, env, capsys, fail):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    require = "require = lambda stage: stage\n"
+    _write(folder, "00_setup", _timed("00", 0))
+    _write(folder, "01_model_inspection", _timed("01", 4))
+    _write(folder, "03_dataset_cleaning", _timed("03", 2, fail=fail))
+    _write(folder, "04_sampling", require + 'require("clean")', _timed("04", 0))
+    code = runner.main(["run", "--notebooks", str(folder), "--home", str(env), "--jobs", "2", "--no-progress"])
+    t = {p.name: float(p.read_text()) for p in folder.glob("*.start")} | {
+        p.name: float(p.read_text()) for p in folder.glob("*.end")}
+    summary = json.loads((env / "notebooks" / "summary.json").read_text())
+    statuses = [(n["notebook"][:2], n["status"]) for n in summary["notebooks"]]
+    assert t["01.start"] >= t["00.end"] and t["03.start"] >= t["00.end"]
+    assert t["03.start"] < t["01.end"] and t["01.start"] < t["03.start"] + 2  # 01 and 03 side by side
+    if not fail:
+        assert code == 0 and statuses == [("00", "passed"), ("01", "passed"), ("03", "passed"), ("04", "passed")]
+        assert t["04.start"] >= t["03.end"]  # 04 reads 03's stage: it waited
+    else:  # 01 runs to its end; 04, which needs 03, never starts
+        assert code == 1 and statuses == [("00", "passed"), ("01", "passed"), ("03", "failed"), ("04", "not run")]
+        assert "01.end" in t and "04.start" not in t
+        assert "03_dataset_cleaning.ipynb failed in cell 2" in capsys.readouterr().err

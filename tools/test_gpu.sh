@@ -51,39 +51,46 @@ export QWEN3LAB_PROFILE=$profile
 # KEEP_HOME=1 keeps the artifacts of an earlier run (to re-run some notebooks: NOTEBOOKS="notebooks/06_*.ipynb")
 [ "${KEEP_HOME:-0}" = 1 ] || rm -rf "$QWEN3LAB_HOME"
 mkdir -p "$QWEN3LAB_HOME"  # the report is written beside it, through ..
-# tiny: nbval compares checked cells; full, or QWEN3LAB_UNSLOTH_LOADER set (the stored outputs
-# come from the tiny profile's own loader): the notebooks are executed and their asserts must pass
-run_one() {
-  if [ "$profile" = full ] || [ -n "${QWEN3LAB_UNSLOTH_LOADER:-}" ]; then "$PY" tools/run_notebooks.py "$1"
-  else "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env "$1"; fi
-}
-
+# tiny: nbval compares checked cells, one notebook at a time, each with the peak GPU memory
+# nvidia-smi saw during it (all processes). Full, or QWEN3LAB_UNSLOTH_LOADER set (the stored outputs
+# come from the tiny profile's own loader): the runner executes the notebooks and their asserts
+# must pass; it reports each kernel's own peak (PyTorch's max_memory_reserved), so JOBS=2 can run
+# notebooks that do not need each other side by side (01 and 02 beside 03, 07 beside 06).
 nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 250 > $LOGS/gpumem.txt &
 smi=$!
 trap 'kill $smi 2>/dev/null || true' EXIT
 {
-  echo "profile=$profile loader=${QWEN3LAB_UNSLOTH_LOADER:-profile default} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+  echo "profile=$profile loader=${QWEN3LAB_UNSLOTH_LOADER:-profile default} jobs=${JOBS:-1} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
   "$PY" -c "import qwen3lab.artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
   [ -s $LOGS/hub.log ] && { echo "HF_HOME=$HF_HOME (rehearsal hub):"; grep -E ' s$|^rehearsal hub' $LOGS/hub.log; }
   true
 } | tee "$REPORT"
 status=0
 passed=0; failed=0; notebooks=0; notebooks_ok=0; series_start=$(date +%s.%N)
-for nb in ${NOTEBOOKS:-notebooks/[0-9][0-9]_*.ipynb}; do
-  start=$(date +%s.%N); samples=$(wc -l < $LOGS/gpumem.txt)
-  notebooks=$((notebooks + 1))
-  if run_one "$nb" > $LOGS/nb.log 2>&1; then
-    result=passed; notebooks_ok=$((notebooks_ok + 1))
-  else
-    result=FAILED; status=1; tail -n 60 $LOGS/nb.log
-  fi
-  summary=$(tail -n 1 $LOGS/nb.log)
-  passed=$((passed + $(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
-  failed=$((failed + $(grep -oE '[0-9]+ failed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
-  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
-  nb_peak=$(tail -n +$((samples + 1)) $LOGS/gpumem.txt | sort -n | tail -n 1)
-  printf '%-32s %-7s %6.1f s %7s MiB  %s\n' "$(basename "$nb")" "$result" "$secs" "${nb_peak:-?}" "$summary" | tee -a "$REPORT"
-done
+nbs=$(ls ${NOTEBOOKS:-notebooks/[0-9][0-9]_*.ipynb})
+if [ "$profile" = full ] || [ -n "${QWEN3LAB_UNSLOTH_LOADER:-}" ]; then
+  "$PY" tools/run_notebooks.py --no-progress --jobs "${JOBS:-1}" $nbs > $LOGS/runner.log 2> $LOGS/runner.err || status=1
+  grep -vE ' started$' $LOGS/runner.log | tee -a "$REPORT"
+  [ $status = 0 ] || tail -n 60 $LOGS/runner.err
+  notebooks=$(wc -w <<<"$nbs")
+  notebooks_ok=$(grep -cE ' s  passed' $LOGS/runner.log || true)
+else
+  for nb in $nbs; do
+    start=$(date +%s.%N); samples=$(wc -l < $LOGS/gpumem.txt)
+    notebooks=$((notebooks + 1))
+    if "$PY" -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env "$nb" > $LOGS/nb.log 2>&1; then
+      result=passed; notebooks_ok=$((notebooks_ok + 1))
+    else
+      result=FAILED; status=1; tail -n 60 $LOGS/nb.log
+    fi
+    summary=$(tail -n 1 $LOGS/nb.log)
+    passed=$((passed + $(grep -oE '[0-9]+ passed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
+    failed=$((failed + $(grep -oE '[0-9]+ failed' <<<"$summary" | grep -oE '[0-9]+' || echo 0)))
+    secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')
+    nb_peak=$(tail -n +$((samples + 1)) $LOGS/gpumem.txt | sort -n | tail -n 1)
+    printf '%-32s %-7s %6.1f s %7s MiB  %s\n' "$(basename "$nb")" "$result" "$secs" "${nb_peak:-?}" "$summary" | tee -a "$REPORT"
+  done
+fi
 kill $smi 2>/dev/null || true
 total=$(awk -v a="$series_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 # checked cells exist only under nbval; executed notebooks (full profile, or a loader set) count whole
