@@ -10,7 +10,7 @@
 # (executed, asserts checked). Uses $PY (default: .venv/bin/python if present, else python3).
 #
 # PROFILE=full REHEARSAL=1: no Hub needed. HF_HOME (default /dev/shm/qwen3lab-hf: RAM, 23 GB of it;
-# building took 586 s there and 519 s on a disk, the time is in drawing the weights) gets the rehearsal hub of tools/rehearsal_hub.py (the four repos in the real
+# 61-80 s on an H200, the weights drawn and quantized on the GPU) gets the rehearsal hub of tools/rehearsal_hub.py (the four repos in the real
 # shapes, random weights, synthetic rows; repos already there, rehearsal or real, are kept), then the
 # series runs on it with HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1. A pre-filled HF_HOME works without
 # REHEARSAL: set HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 yourself.
