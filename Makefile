@@ -20,7 +20,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UNSLOTH_AUTO_INSTALL := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup run handout test test-unit test-notebooks test-browser chromium test-gpu rehearsal-hub lab refresh-outputs bench bench-data train-ddp bench-ddp lock clean
+.PHONY: help setup run handout test test-unit test-notebooks test-browser chromium test-gpu rehearsal-hub rehearse-cpu lab refresh-outputs bench bench-data train-ddp bench-ddp lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -73,6 +73,14 @@ test-notebooks: $(STAMP) ## notebooks under nbval only
 
 test-gpu: ## every notebook under nbval on a CUDA machine with Unsloth (see docs/gpu.md)
 	bash tools/test_gpu.sh
+
+REHEARSE_HOME ?= $(CURDIR)/artifacts-rehearse
+JOBS ?= 2
+rehearse-cpu: $(STAMP) ## the full profile's code path, every notebook, on a CPU in minutes (tiny-shaped rehearsal hub; JOBS=2)
+	rm -rf $(REHEARSE_HOME)
+	$(PY) tools/rehearsal_hub.py --hf-home $(REHEARSE_HOME)/hf --shape tiny
+	HF_HOME=$(REHEARSE_HOME)/hf HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 QWEN3LAB_PROFILE= QWEN3LAB_HOME=$(REHEARSE_HOME)/artifacts \
+	  $(PY) -m qwen3lab run --config tools/rehearse_cpu.toml --jobs $(JOBS)
 
 SHAPE ?= full
 rehearsal-hub: ## write the offline rehearsal hub of the full profile into HF_HOME=DIR (SHAPE=full|tiny; docs/gpu.md)

@@ -80,8 +80,9 @@ SHAPES = {
     "tiny": {"hidden_size": 64, "intermediate_size": 192, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16},
 }
-#: Rows per shape: the real counts at full size; a few dozen short rows for the tests.
-ROWS = {"full": {"reasoning": 19_252, "chat": 100_000}, "tiny": {"reasoning": 24, "chat": 40}}
+#: Rows per shape: the real counts at full size; a few dozen short rows for the tests (four chat rows to
+#: one reasoning row, the real sets have five: enough for 04 to mix 75% chat on the full profile's code path).
+ROWS = {"full": {"reasoning": 19_252, "chat": 100_000}, "tiny": {"reasoning": 24, "chat": 96}}
 SCALE = {"full": "full", "tiny": "fixture"}
 VOCAB = 151_936
 
