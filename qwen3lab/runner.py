@@ -5,8 +5,8 @@ It is the notebooks that run, not a copy of their code: each in a fresh kernel s
 notebook's folder, in order, as a learner runs them. Executed copies go to
 ``<artifacts root>/notebooks/``, next to ``summary.md`` and ``summary.json``: per notebook its
 wall time, whether it passed, how many code cells ran, the peak GPU memory its kernel's PyTorch
-reserved (on a GPU) and its kernel's peak RAM, and what its ``# NBVAL_CHECK_OUTPUT`` cells printed (the stable facts nbval
-compares), one line each. The first notebook that fails stops the run: its copy holds every output
+reserved (on a GPU) and its kernel's peak RAM, and what its ``# NBVAL_CHECK_OUTPUT`` cells printed
+(the stable facts nbval compares), one line each. The first notebook that fails stops the run: its copy holds every output
 up to the failing cell, and the exit code is 1.
 
 ``--jobs N`` runs up to N notebooks at once where they do not depend on each other (a workshop
@@ -86,8 +86,8 @@ def _runnable(nb) -> list:
 
 #: Run after a notebook's last cell, in its kernel, then removed from the notebook: the peak GPU
 #: memory PyTorch reserved in that kernel (-1 where torch was not imported or sees no GPU) and the
-#: peak resident memory of the kernel or of the largest process it started (08's converter). Read in the kernel, they are the notebook's own figures also when
-#: other notebooks share the machine.
+#: peak resident memory of the kernel or of the largest process it started (08's converter). Read
+#: in the kernel, they are the notebook's own figures also when other notebooks share the machine.
 PEAKS = "qwen3lab-peaks"
 EPILOGUE = ("import resource as _qwen3lab_resource, sys as _qwen3lab_sys\n"
             "_qwen3lab_torch = _qwen3lab_sys.modules.get('torch')\n"
@@ -120,6 +120,7 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None)
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nbformat.read(path, as_version=4)
+    n_cells = len(nb.cells)  # the notebook's own; the epilogue after them is not counted as a cell run
     nb.cells.append(nbformat.v4.new_code_cell(EPILOGUE))
     current = {"index": None}
     # started from a notebook cell (`!make run`), this process inherits the Jupyter server's session
@@ -130,7 +131,7 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None)
     km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tempfile.mkdtemp()) / "kernel"))
     client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}},
                             on_cell_execute=lambda cell_index, **_: current.update(index=cell_index),
-                            on_cell_executed=lambda **_: on_cell and on_cell())
+                            on_cell_executed=lambda cell_index, **_: on_cell and cell_index < n_cells and on_cell())
     try:
         client.execute()
         return nb, current["index"], None, _pop_epilogue(nb)

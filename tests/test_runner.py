@@ -156,6 +156,10 @@ def test_jobs_run_independent_notebooks_side_by_side_and_wait_for_the_rest(runne
     statuses = [(n["notebook"][:2], n["status"]) for n in summary["notebooks"]]
     assert t["01.start"] >= t["00.end"] and t["03.start"] >= t["00.end"]
     assert t["03.start"] < t["01.end"] and t["01.start"] < t["03.start"] + 2  # 01 and 03 side by side
+    # each kernel's own peaks, read in it after the last cell (no GPU here; a Python kernel takes > 20 MiB)
+    assert all(n["ram_peak_mib"] > 20 and n["gpu_peak_mib"] is None for n in summary["notebooks"] if n["status"] == "passed")
+    written = nbformat.read(env / "notebooks" / "00_setup.ipynb", as_version=4)
+    assert len(written.cells) == 2 and runner.PEAKS not in runner.output_text(written.cells[-1])  # the epilogue is gone
     if not fail:
         assert code == 0 and statuses == [("00", "passed"), ("01", "passed"), ("03", "passed"), ("04", "passed")]
         assert t["04.start"] >= t["03.end"]  # 04 reads 03's stage: it waited
