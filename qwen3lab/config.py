@@ -230,7 +230,7 @@ class Config:
     tiny_head_dim: int = _f(16, "tiny model: size of each head", allowed=_at_least(2))
 
     def __post_init__(self) -> None:
-        for name in ("target_modules", "gguf_quantizations"):  # a TOML or JSON list is kept as a tuple
+        for name in _tuple_fields():  # a TOML or JSON list is kept as a tuple
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         _validate(self)
@@ -247,7 +247,7 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        for name in ("target_modules", "gguf_quantizations"):
+        for name in _tuple_fields():
             if d[name] is not None:
                 d[name] = list(d[name])
         return d
@@ -275,6 +275,11 @@ class Config:
     @property
     def uses_tiny_model(self) -> bool:
         return self.model_name == TINY_MODEL_NAME
+
+
+def _tuple_fields() -> list[str]:
+    """The fields that hold a tuple (written as a list in TOML, JSON and ``QWEN3LAB_<FIELD>``)."""
+    return [f.name for f in fields(Config) if tuple in f.metadata["types"]]
 
 
 def field_names() -> list[str]:
