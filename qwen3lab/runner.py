@@ -5,8 +5,9 @@ It is the notebooks that run, not a copy of their code: each in a fresh kernel s
 notebook's folder, in order, as a learner runs them. Executed copies go to
 ``<artifacts root>/notebooks/``, next to ``summary.md`` and ``summary.json``: per notebook its
 wall time, whether it passed, how many code cells ran, the peak GPU memory its kernel's PyTorch
-reserved (on a GPU) and its kernel's peak RAM, and what its ``# NBVAL_CHECK_OUTPUT`` cells printed
-(the stable facts nbval compares), one line each. The first notebook that fails stops the run: its copy holds every output
+reserved (on a GPU) and its kernel's peak RAM, its three slowest cells (where a host's minutes go:
+on the H200, ``import qwen3lab`` itself took 31-35 s of each notebook), and what its
+``# NBVAL_CHECK_OUTPUT`` cells printed (the stable facts nbval compares), one line each. The first notebook that fails stops the run: its copy holds every output
 up to the failing cell, and the exit code is 1.
 
 ``--jobs N`` runs up to N notebooks at once where they do not depend on each other (a workshop
@@ -75,6 +76,7 @@ class Outcome:
     written: str | None = None
     gpu_peak_mib: int | None = None  # torch.cuda.max_memory_reserved() of its kernel, on a GPU
     ram_peak_mib: int | None = None  # its kernel's peak resident memory (ru_maxrss)
+    slowest: list[dict] = field(default_factory=list)  # where its time went: {"cell", "seconds", "source"}
 
 
 # -- executing ------------------------------------------------------------------------------------
@@ -171,6 +173,34 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {first[0] if first else ''}"
 
 
+#: How many of a notebook's slowest cells its summary names.
+SLOWEST = 3
+
+
+def cell_seconds(cell) -> float | None:
+    """How long a code cell ran, from the times nbclient records in its metadata; None if it did not run."""
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.status.busy"), timing.get("iopub.status.idle")
+    if not (start and end):
+        return None
+    parse = lambda text: _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def _headline(source: str) -> str:
+    """A cell's first line that is not a comment (a ``# NBVAL_CHECK_OUTPUT`` marker says nothing)."""
+    lines = [line.strip() for line in source.strip().splitlines() if line.strip()]
+    return next((line for line in lines if not line.startswith("#")), lines[0] if lines else "")[:80]
+
+
+def slowest_cells(nb, n: int = SLOWEST) -> list[dict]:
+    """The ``n`` code cells that ran longest, slowest first: 1-based cell number (as JupyterLab counts
+    every cell), seconds, first line of code."""
+    timed = [(cell_seconds(c), i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    timed = sorted(((t, i, c) for t, i, c in timed if t is not None), key=lambda row: -row[0])[:n]
+    return [{"cell": i + 1, "seconds": round(t, 1), "source": _headline(c.source)} for t, i, c in timed]
+
+
 def outcome_of(path: Path, nb, seconds: float, failed_index: int | None, exc: BaseException | None) -> Outcome:
     """The summary's entry for an executed (or partly executed) notebook."""
     ran = nb.cells if exc is None else nb.cells[: failed_index or 0]
@@ -180,7 +210,8 @@ def outcome_of(path: Path, nb, seconds: float, failed_index: int | None, exc: Ba
         cells_run=len([c for c in ran_code if c.get("execution_count") is not None]),
         code_cells=len(_runnable(nb)),
         assert_lines=sum(line.lstrip().startswith("assert ") for c in ran_code for line in c.source.splitlines()),
-        checked=[one_line(output_text(c)) for c in ran_code if CHECK in c.source])
+        checked=[one_line(output_text(c)) for c in ran_code if CHECK in c.source],
+        slowest=slowest_cells(nb))
     if exc is not None:
         outcome.error = _error_text(exc)
         if failed_index is not None:
@@ -319,6 +350,11 @@ def write_summary(outcomes: list[Outcome], out_dir: Path, seconds: float, header
     mib = lambda v: "-" if v is None else f"{v:,}"  # noqa: E731
     lines += [f"| {o.notebook} | {o.status} | {o.seconds:.1f} | {o.cells_run}/{o.code_cells} | {o.assert_lines} "
               f"| {len(o.checked)} | {mib(o.gpu_peak_mib)} | {mib(o.ram_peak_mib)} |" for o in outcomes]
+    timed = [o for o in outcomes if o.slowest]
+    if timed:
+        lines += ["", "## Where the time went: the slowest cells", ""]
+        lines += [f"- {o.notebook}: " + ", ".join(f"{c['seconds']:.1f} s in cell {c['cell']} (`{c['source']}`)"
+                                                  for c in o.slowest) for o in timed]
     for o in outcomes:
         if o.error:
             lines += ["", f"**{failure_message(o).splitlines()[0]}**"]
