@@ -5,10 +5,10 @@ It is the notebooks that run, not a copy of their code: each in a fresh kernel s
 notebook's folder, in order, as a learner runs them. Executed copies go to
 ``<artifacts root>/notebooks/``, next to ``summary.md`` and ``summary.json``: per notebook its
 wall time, whether it passed, how many code cells ran, the peak GPU memory its kernel's PyTorch
-reserved (on a GPU) and its kernel's peak RAM, its three slowest cells (where a host's minutes go:
-on the H200, ``import qwen3lab`` itself took 31-35 s of each notebook), and what its
-``# NBVAL_CHECK_OUTPUT`` cells printed (the stable facts nbval compares), one line each. The first notebook that fails stops the run: its copy holds every output
-up to the failing cell, and the exit code is 1.
+reserved (on a GPU) and its kernel's peak RAM, its three slowest cells (where a host's minutes
+go), and what its ``# NBVAL_CHECK_OUTPUT`` cells printed (the stable facts nbval compares), one
+line each. The first notebook that fails stops the run: its copy holds every output up to the
+failing cell, and the exit code is 1.
 
 ``--jobs N`` runs up to N notebooks at once where they do not depend on each other (a workshop
 host rehearsing the full profile on a large GPU: 01 and 02 beside 03, 07 beside 06). What depends
