@@ -71,6 +71,9 @@ nbs=$(ls ${NOTEBOOKS:-notebooks/[0-9][0-9]_*.ipynb})
 if [ "$profile" = full ] || [ -n "${QWEN3LAB_UNSLOTH_LOADER:-}" ]; then
   "$PY" tools/run_notebooks.py --no-progress --jobs "${JOBS:-1}" $nbs > $LOGS/runner.log 2> $LOGS/runner.err || status=1
   grep -vE ' started$' $LOGS/runner.log | tee -a "$REPORT"
+  # where each notebook's minutes went (the runner's summary: its three slowest cells)
+  awk '/^## Where the time went/ { on = 1; print; next } on && /^- / { print; next } on && /^(\*\*|## )/ { exit }' \
+    "$QWEN3LAB_HOME/notebooks/summary.md" 2>/dev/null | tee -a "$REPORT"
   [ $status = 0 ] || tail -n 60 $LOGS/runner.err
   notebooks=$(wc -w <<<"$nbs")
   notebooks_ok=$(grep -cE ' s  passed' $LOGS/runner.log || true)
