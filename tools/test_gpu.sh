@@ -73,7 +73,7 @@ if [ "$profile" = full ] || [ -n "${QWEN3LAB_UNSLOTH_LOADER:-}" ]; then
   grep -vE ' started$' $LOGS/runner.log | tee -a "$REPORT"
   # where each notebook's minutes went (the runner's summary: its three slowest cells)
   awk '/^## Where the time went/ { on = 1; print; next } on && /^- / { print; next } on && /^(\*\*|## )/ { exit }' \
-    "$QWEN3LAB_HOME/notebooks/summary.md" 2>/dev/null | tee -a "$REPORT"
+    "$QWEN3LAB_HOME/notebooks/summary.md" 2>/dev/null | tee -a "$REPORT" || true
   [ $status = 0 ] || tail -n 60 $LOGS/runner.err
   notebooks=$(wc -w <<<"$nbs")
   notebooks_ok=$(grep -cE ' s  passed' $LOGS/runner.log || true)
