@@ -110,6 +110,17 @@ def test_a_reply_with_thinking_off_is_an_answer(tokenizer):
     assert require_trainable(trainer)["rows"] == 1
 
 
+def test_rows_are_counted_in_the_data_sets_own_order(tokenizer):
+    """After ``select`` or ``shuffle`` (an index over the Arrow table) the checks follow the rows as the
+    data set lists them, not as the table stores them."""
+    rows = [_row(tokenizer, "Hi", "Hello!"), _prompt_only(tokenizer, False), _row(tokenizer, "2+2?", "4")]
+    trainer = _trainer(tokenizer, rows)
+    trainer.train_dataset = trainer.train_dataset.select([2, 1, 0])
+    assert trained_tokens(trainer.train_dataset) == [sum(x != -100 for x in rows[i]["labels"]) for i in (2, 1, 0)]
+    assert require_trainable(trainer)["dropped"] == 1
+    assert trainer.train_dataset["input_ids"] == [rows[2]["input_ids"], rows[0]["input_ids"]]
+
+
 def test_unmasked_rows_train_every_token(tokenizer):
     row = _row(tokenizer, "Hi", "Hello!")
     trainer = _trainer(tokenizer, [{"input_ids": row["input_ids"]}])
