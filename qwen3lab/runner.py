@@ -187,17 +187,19 @@ def cell_seconds(cell) -> float | None:
     return (parse(end) - parse(start)).total_seconds()
 
 
-def _headline(source: str) -> str:
-    """A cell's first line that is not a comment (a ``# NBVAL_CHECK_OUTPUT`` marker says nothing)."""
-    lines = [line.strip() for line in source.strip().splitlines() if line.strip()]
-    return next((line for line in lines if not line.startswith("#")), lines[0] if lines else "")[:80]
+def _headline(source: str, width: int = 80) -> str:
+    """A cell's first two lines of code (comments such as ``# NBVAL_CHECK_OUTPUT`` and magics left out),
+    joined with `` | ``: with an import first, the second line says what the cell does."""
+    lines = [line.strip() for line in source.splitlines() if line.strip() and not line.lstrip().startswith(("#", "%"))]
+    text = " | ".join(lines[:2]) + (" | …" if len(lines) > 2 else "")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def slowest_cells(nb, n: int = SLOWEST) -> list[dict]:
-    """The ``n`` code cells that ran longest, slowest first: 1-based cell number (as JupyterLab counts
-    every cell), seconds, first line of code."""
+def slowest_cells(nb, n: int = SLOWEST, at_least: float = 0.1) -> list[dict]:
+    """The ``n`` code cells that ran longest (``at_least`` seconds), slowest first: 1-based cell
+    number (as JupyterLab counts every cell), seconds, its headline."""
     timed = [(cell_seconds(c), i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    timed = sorted(((t, i, c) for t, i, c in timed if t is not None), key=lambda row: -row[0])[:n]
+    timed = sorted(((t, i, c) for t, i, c in timed if t is not None and t >= at_least), key=lambda row: -row[0])[:n]
     return [{"cell": i + 1, "seconds": round(t, 1), "source": _headline(c.source)} for t, i, c in timed]
 
 
