@@ -41,11 +41,16 @@ def _flat(dataset, column: str):
     return np.asarray(lists.flatten()), np.concatenate([[0], np.cumsum(lengths)])
 
 
-def _per_row(mask, offsets):
-    """How many values of each row (``offsets`` from ``_flat``) ``mask`` holds."""
+def _running(mask):
+    """How many of ``mask``'s values are true before each position (one more value than ``mask``)."""
     import numpy as np
 
-    total = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    return np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+
+
+def _per_row(mask, offsets):
+    """How many values of each row (``offsets`` from ``_flat``) ``mask`` holds."""
+    total = _running(mask)
     return total[offsets[1:]] - total[offsets[:-1]]
 
 
@@ -58,11 +63,15 @@ def _member(ids, values):
     return table[ids]
 
 
-def trained_tokens(dataset) -> list[int]:
-    """How many tokens of each row the loss covers (labels other than -100). Introduced in 05_lora_training."""
+def _require_labels(dataset) -> None:
     if "labels" not in dataset.column_names:
         raise KeyError(f"the data set has no 'labels' column (columns: {dataset.column_names}): call "
                        "train_on_responses_only(trainer, ...) first, it writes them")
+
+
+def trained_tokens(dataset) -> list[int]:
+    """How many tokens of each row the loss covers (labels other than -100). Introduced in 05_lora_training."""
+    _require_labels(dataset)
     labels, offsets = _flat(dataset, "labels")
     return _per_row(labels != IGNORE_INDEX, offsets).tolist()
 
@@ -105,7 +114,7 @@ def _answer_rows(dataset, tokenizer):
     # rows looked at again (a few rounds: few tokens are only whitespace)
     decoded: set[int] = set()
     while True:
-        total = np.concatenate([[0], np.cumsum(answers, dtype=np.int64)])  # answers before each position
+        total = _running(answers)
         before, in_row = total[offsets[:-1]], total[offsets[1:]] - total[offsets[:-1]]
         firsts = np.unique(ids[np.searchsorted(total, before[in_row > 0] + 1) - 1]).tolist()
         blank = [t for t in firsts if t not in decoded and tokenizer.decode([t]).strip() == ""]
@@ -128,8 +137,7 @@ def require_trainable(trainer) -> dict[str, int]:
     import numpy as np
 
     dataset = trainer.train_dataset
-    if "labels" not in dataset.column_names:
-        trained_tokens(dataset)  # raises, naming the call that writes them
+    _require_labels(dataset)
     has_answer, counts, lengths = _answer_rows(dataset, trainer.processing_class)
     empty = np.flatnonzero(~has_answer).tolist()
     if len(empty) == len(counts):
