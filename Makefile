@@ -5,6 +5,9 @@ SHELL := /bin/bash
 
 PYTHON    ?= python3
 VENV      := .venv
+# the caller's PY, before the line below shadows it: `PY=python3 make test-gpu` on a GPU machine
+# without .venv (make would otherwise hand the script its own PY, which does not exist there)
+CALLER_PY := $(PY)
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 PROFILE   ?= tiny
@@ -72,7 +75,7 @@ test-notebooks: $(STAMP) ## notebooks under nbval only
 	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(TEST_HOME) $(PY) -m pytest -q --nbval-lax --nbval-current-env notebooks
 
 test-gpu: ## every notebook under nbval on a CUDA machine with Unsloth (see docs/gpu.md)
-	bash tools/test_gpu.sh
+	PY="$(CALLER_PY)" bash tools/test_gpu.sh
 
 REHEARSE_HOME ?= $(CURDIR)/artifacts-rehearse
 JOBS ?= 2

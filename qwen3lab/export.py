@@ -34,7 +34,9 @@ _SIGNIFICANT_BITS = {"bfloat16": 8, "float16": 11}
 #: bfloat16, measured (benchmarks/probe_merge_rounding.py: random Qwen3 at 36 layers, plain
 #: transformers on both sides): the merge's rounding alone moved them by 1.8%, 2.4% and 2.7% at widths
 #: 256, 512 and 1024. Notebook 06 compares Unsloth's forward with transformers' on top of that: on the
-#: H200's 8B, Unsloth's two loaders' forwards differed by 1.7% (trained) to 5.1% (drawn LoRA) of it.
+#: H200's 8B, Unsloth's two loaders' forwards differed by 1.7% (trained) to 5.1% (drawn LoRA) of it, and
+#: 06's whole check (FastLanguageModel in 16 bits before the merge, transformers after it) measured
+#: 6.05% on a drawn LoRA (benchmarks/probe_merge_loaders.py, 2026-12-02).
 MERGE_RELATIVE_TOLERANCE = {"float32": 2e-2, "bfloat16": 8e-2, "float16": 8e-2}
 
 

@@ -5,7 +5,8 @@ A notebook calls each in a visible cell of its own, so a learner sees that it is
 when the upstream library fixes the bug, the function and its cell go.
 
 The two notices ``import qwen3lab`` silences are harmless and not something a learner can act on;
-each docstring says why. Introduced in 00_setup (the notices) and 05_lora_training (SwanLab).
+each docstring says why. Introduced in 00_setup (the notices), 05_lora_training (SwanLab) and
+06_saving_and_chat (the merge offline).
 """
 
 from __future__ import annotations
@@ -133,5 +134,43 @@ def finish_swanlab() -> None:
         swanlab.finish()
 
 
+# -- Unsloth's merge, offline -------------------------------------------------------------------------
+
+
+def use_cached_merge_base(model) -> str | None:
+    """Workaround (unsloth_zoo 2026.10.9, GPU): offline, point ``save_pretrained_merged`` at the
+    16-bit base in the local cache. Returns that folder, or None where nothing needs changing.
+
+    ``merge_and_overwrite_lora`` finds the base to merge into from ``model.config._name_or_path``
+    (a Hub id such as ``unsloth/Qwen3-8B``). It looks for a local folder of that name, and then asks
+    the Hub; with ``HF_HUB_OFFLINE=1`` that question raises "could not reach the Hugging Face Hub"
+    although the base is in the cache (measured on the H200 with the rehearsal hub, 2026-12-02).
+    A folder it takes at once, so offline, the Hub id is replaced by the cached snapshot's folder
+    (the unquantized base: the name is first mapped as Unsloth maps it for ``load_in_4bit=False``).
+    Online, or when the name is already a folder, the model is left as it is. A base missing from
+    the cache is a ``FileNotFoundError`` that names the repo and the cache. Unsloth's CPU path
+    merges without asking, so on a CPU this changes the name only. Introduced in 06_saving_and_chat."""
+    from huggingface_hub import constants, snapshot_download
+
+    name = str(model.config._name_or_path)
+    if not constants.HF_HUB_OFFLINE or Path(name).is_dir():
+        return None
+    try:
+        from unsloth.models.loader_utils import get_model_name
+
+        base = get_model_name(name, load_in_4bit=False) or name
+    except Exception:  # noqa: BLE001 - an unmapped or odd name: the name itself
+        base = name
+    try:
+        folder = snapshot_download(base, local_files_only=True)
+    except Exception as err:  # noqa: BLE001 - LocalEntryNotFoundError and its relatives
+        raise FileNotFoundError(
+            f"HF_HUB_OFFLINE=1, and {base} (the 16-bit base save_pretrained_merged merges into) is not in the cache "
+            f"{constants.HF_HUB_CACHE}: fill that cache where the Hub is reachable (docs/gpu.md), or unset "
+            "HF_HUB_OFFLINE") from err
+    model.config._name_or_path = folder
+    return folder
+
+
 __all__ = ["DEFAULT_SWANLAB_PROJECT", "finish_swanlab", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice",
-           "start_swanlab"]
+           "start_swanlab", "use_cached_merge_base"]

@@ -96,3 +96,81 @@ def test_transformers_still_aligns_qwens_bos_and_says_so():
     assert config.bos_token_id is None
     assert [r.getMessage() for r in records][-1].endswith(workarounds.QWEN_BOS_NOTICE)
 
+
+
+# -- Unsloth's merge, offline (06) --------------------------------------------------------------------
+
+_MERGE_BASE_CHECK = r"""
+import json, sys, types
+import qwen3lab as q
+from unsloth_zoo.saving_utils import determine_base_model_source
+
+out = {}
+try:  # the bug: offline, a base that is in the cache cannot be found through its Hub id
+    determine_base_model_source("unsloth/Qwen3-8B", None, "merged_16bit")
+    out["hub id"] = "resolved"
+except RuntimeError as err:
+    out["hub id"] = str(err)
+# what 06's model16 holds after Unsloth maps the 4-bit id for load_in_4bit=False; and the 4-bit id itself
+for key, name in (("base", "unsloth/Qwen3-8B"), ("4-bit id", "unsloth/Qwen3-8B-unsloth-bnb-4bit")):
+    model = types.SimpleNamespace(config=types.SimpleNamespace(_name_or_path=name))
+    folder = q.use_cached_merge_base(model)
+    out[key] = {"returned": folder, "name now": model.config._name_or_path,
+                "source": list(determine_base_model_source(model.config._name_or_path, None, "merged_16bit"))}
+    out[key]["again"] = q.use_cached_merge_base(model)  # a folder now: nothing more to change
+try:
+    q.use_cached_merge_base(types.SimpleNamespace(config=types.SimpleNamespace(_name_or_path="someone/not-cached")))
+    out["missing"] = "no error"
+except FileNotFoundError as err:
+    out["missing"] = str(err)
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def model_hub(tmp_path_factory):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    import rehearsal_hub as rh
+
+    home = tmp_path_factory.mktemp("merge-base") / "hf"
+    rh.build_repos(home, [rh.QUANTIZED, rh.BASE], shape="tiny", seed=3407)
+    return home
+
+
+def test_offline_merge_needs_the_cached_base_folder_which_the_workaround_gives(model_hub):
+    """When the first assertion fails, unsloth_zoo finds a cached base offline by itself: the
+    workaround and its line in 06 can go."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "HF_HOME": str(model_hub), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    run = subprocess.run([sys.executable, "-c", _MERGE_BASE_CHECK], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[len("RESULT "):])
+    assert "could not reach the Hugging Face Hub" in out["hub id"]
+    base_folder = model_hub / "hub" / "models--unsloth--Qwen3-8B" / "snapshots"
+    for key in ("base", "4-bit id"):  # both end at the 16-bit base, never the NF4 repo
+        assert Path(out[key]["returned"]).parent == base_folder
+        assert out[key]["name now"] == out[key]["returned"]
+        assert out[key]["source"][:3] == [out[key]["returned"], True, "local_unquantized"]
+        assert out[key]["again"] is None
+    assert "someone/not-cached" in out["missing"] and "HF_HUB_OFFLINE" in out["missing"]
+
+
+def test_the_merge_base_is_left_alone_online_and_for_a_folder(tmp_path, monkeypatch):
+    import types
+
+    from huggingface_hub import constants
+
+    for offline, name in ((False, "unsloth/Qwen3-8B"), (True, str(tmp_path))):
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", offline)
+        model = types.SimpleNamespace(config=types.SimpleNamespace(_name_or_path=name))
+        assert workarounds.use_cached_merge_base(model) is None
+        assert model.config._name_or_path == name

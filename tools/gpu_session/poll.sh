@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Follow the runs tools/gpu_session/start.sh started: wait up to SECONDS (default 60) or until both
+# series have ended, print where they are, and pack the logs, reports, summaries and 07/08's
+# outputs into $OUT/r.tgz (OUT defaults to /tmp). Exits 1 at once on a machine where no run was
+# started (a fresh machine: the one that held the run was given back).
+#
+#   bash tools/gpu_session/poll.sh 540
+set -u
+[ -s /tmp/t0 ] || { echo "no run on this machine: /tmp/t0 is missing (a fresh machine; the run is gone)"; exit 1; }
+out=${OUT:-/tmp}
+end=$(( $(date +%s) + ${1:-60} ))
+ended() { grep -q '^exit ' /tmp/logs/full.log 2>/dev/null && grep -q '^exit ' /tmp/logs/tiny.log 2>/dev/null; }
+while [ "$(date +%s)" -lt "$end" ] && ! ended; do sleep 5; done
+echo "== $(( $(date +%s) - $(cat /tmp/t0) )) s since the start"
+for s in full tiny; do echo "== $s"; grep -vE ' started$' /tmp/logs/$s.log | tail -n 30; done
+for d in /tmp/qwen3lab-test-gpu.*; do
+  [ -f "$d/runner.log" ] && { echo "== runner ($d)"; grep -vE ' started$' "$d/runner.log" | tail -n 12; }
+done
+echo "== monitor"; tail -n 2 /tmp/logs/monitor.txt
+du -sh /dev/shm/qwen3lab-hf /tmp/q-full/artifacts/* /tmp/q-full/artifacts/.gguf-work 2>/dev/null > /tmp/logs/du.txt
+mkdir -p /tmp/logs/series
+for d in /tmp/qwen3lab-test-gpu.*; do [ -d "$d" ] && cp -r "$d" /tmp/logs/series/ 2>/dev/null; done
+gzip -qf /tmp/logs/series/*/gpumem.txt 2>/dev/null
+for h in /tmp/q-full/artifacts /dev/shm/q-tiny/artifacts; do
+  tag=$(basename "$(dirname "$h")"); mkdir -p /tmp/logs/$tag
+  cp $h/notebooks/summary.* $h/../gpu-report.txt /tmp/logs/$tag/ 2>/dev/null
+  cp $h/eval/*.csv $h/eval/*.json /tmp/logs/$tag/ 2>/dev/null
+  cp $h/gguf/manifest.json /tmp/logs/$tag/gguf-manifest.json 2>/dev/null
+done
+tar -czf "$out/r.tgz" -C /tmp logs 2>/dev/null
+true

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Start the whole series twice on a GPU machine, in the background, and return at once:
+# the full profile on the rehearsal hub (`make test-gpu PROFILE=full REHEARSAL=1 JOBS=2`) and the
+# tiny profile under nbval (`make test-gpu`), side by side, each from its own copy of the tree.
+# For a machine lent for a limited time (docs/gpu.md): follow the runs with tools/gpu_session/poll.sh.
+#
+#   bash tools/gpu_session/start.sh     # from the repo root; wheels in .whl/ and .whl-gguf/ (docs/gpu.md)
+#
+# Installs the wheels into /tmp/site and compiles them to bytecode once (installed without it,
+# `import qwen3lab` spent 14.8 s on the H200 compiling 3,392 module sources),
+# records the machine, starts both series and a monitor of RAM, /dev/shm, disk and GPU memory
+# (PROFILE_IMPORT=1: and profiles `import qwen3lab` once beside them, niced). Logs go to /tmp/logs. EVAL_ROWS (default 64)
+# sets the full profile's held-out rows per set for 07 (its default, 200, takes about 3x as long).
+set -u
+date +%s > /tmp/t0
+mkdir -p /tmp/logs
+t=$(date +%s)
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+  .whl/*.whl $(ls .whl-gguf/*.whl 2>/dev/null) > /tmp/logs/pip.log 2>&1 || { tail -20 /tmp/logs/pip.log; exit 1; }
+python3 -m compileall -q -j 0 /tmp/site > /tmp/logs/compileall.log 2>&1 || true
+echo "wheels installed and compiled: $(( $(date +%s) - t )) s"
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; echo "cores $(nproc)"; free -g
+  df -h /tmp /dev/shm; env | grep -E '^PYTHON|^HF_|^CUDA' || true; } | tee /tmp/logs/machine.txt
+for p in full tiny; do rm -rf /tmp/proj-$p; cp -r . /tmp/proj-$p; done
+rows=${EVAL_ROWS:-64}
+cd /tmp/proj-full && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-full PYTHONUNBUFFERED=1 \
+  QWEN3LAB_EVAL_REASONING_ROWS=$rows QWEN3LAB_EVAL_CHAT_ROWS=$rows QWEN3LAB_HOME=/tmp/q-full/artifacts \
+  HF_HOME=/dev/shm/qwen3lab-hf bash -c 'make test-gpu PY=python3 PROFILE=full REHEARSAL=1 JOBS=2; echo "exit $?"' \
+  > /tmp/logs/full.log 2>&1 < /dev/null &
+sleep 2
+cd /tmp/proj-tiny && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-tiny PYTHONUNBUFFERED=1 \
+  QWEN3LAB_HOME=/dev/shm/q-tiny/artifacts bash -c 'make test-gpu PY=python3; echo "exit $?"' \
+  > /tmp/logs/tiny.log 2>&1 < /dev/null &
+[ "${PROFILE_IMPORT:-0}" = 1 ] && cd /tmp/proj-tiny && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-tiny nice -n 10 \
+  python3 -X importtime tools/gpu_session/import_profile.py > /tmp/logs/importprofile.txt 2> /tmp/logs/importtime.txt < /dev/null &
+setsid nohup bash -c 'while true; do
+  echo "$(( $(date +%s) - $(cat /tmp/t0) )) s | RAM used $(free -m | awk "/Mem/ {print \$3}") MiB | shm $(du -sm /dev/shm 2>/dev/null | cut -f1) MiB | disk used $(df -m /tmp | awk "NR==2 {print \$3}") MiB | gpu $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
+  sleep 20; done' > /tmp/logs/monitor.txt 2>&1 < /dev/null &
+echo "started at $(date -u +%T)"
