@@ -29,6 +29,7 @@ import torch
 from unsloth import FastLanguageModel, FastModel
 
 import qwen3lab as q
+from probe_reload_loaders import add_drawn_lora  # benchmarks/, beside this script
 
 
 def main() -> int:
@@ -55,14 +56,7 @@ def main() -> int:
     start = time.perf_counter()
     model, tokenizer = FastModel.from_pretrained(model_name=q.model_source(cfg), max_seq_length=cfg.max_seq_length,
                                                  dtype=None, load_in_4bit=True)
-    model = FastModel.get_peft_model(model, r=cfg.r, target_modules=list(cfg.target_modules), lora_alpha=cfg.lora_alpha,
-                                     lora_dropout=0.0, bias="none", use_gradient_checkpointing="unsloth",
-                                     random_state=cfg.random_state, use_rslora=False, loftq_config=None)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.copy_((torch.randn(p.shape, generator=generator) * 0.01).to(p.dtype))
+    model = add_drawn_lora(model, cfg)
     model.save_pretrained(str(adapter))
     tokenizer.save_pretrained(str(adapter))
     drop(model)
@@ -70,19 +64,21 @@ def main() -> int:
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    merged = merged_logits = None
+    merged = None
+    rows = {}
     for label, loader in (("FastLanguageModel", FastLanguageModel), ("FastModel", FastModel)):
         start = time.perf_counter()
         model16, tokenizer16 = loader.from_pretrained(model_name=str(adapter), max_seq_length=cfg.max_seq_length,
                                                       dtype=None, load_in_4bit=False)
         step(f"{label} 16-bit load", start)
-        probes[f"{label} (16-bit, before merging)"] = q.probe_logits(model16, tokenizer16)
-        if label == "FastLanguageModel":  # what notebook 06 merges from, then reloads with transformers
+        key = f"{label} (16-bit, before merging)"
+        probes[key] = q.probe_logits(model16, tokenizer16)
+        if merged is None:  # FastLanguageModel: what notebook 06 merges from, then reloads with transformers
             print("merging into", q.use_cached_merge_base(model16) or model16.config._name_or_path, flush=True)
             start = time.perf_counter()
             model16.save_pretrained_merged(str(merged_dir), tokenizer16, save_method="merged_16bit")
             step("save_pretrained_merged (merged_16bit)", start)
-            size = sum(p.stat().st_size for p in merged_dir.glob("*.safetensors"))
+            size = sum(f.stat().st_size for f in merged_dir.glob("*.safetensors"))
             print(f"merged safetensors: {size / 1e9:.2f} GB", flush=True)
             drop(model16)
             start = time.perf_counter()
@@ -90,25 +86,19 @@ def main() -> int:
                                                           device_map={"": 0} if torch.cuda.is_available() else None)
             merged_logits = q.probe_logits(merged, AutoTokenizer.from_pretrained(str(merged_dir)))
             step("transformers load of the merged folder, probe", start)
+            top = float(merged_logits.abs().max())
+            tolerance = q.merge_tolerance(merged_logits, merged.dtype)
+            print(f"merged model: {merged.dtype}, largest |logit| {top:.4g}; notebook 06's tolerance "
+                  f"{tolerance:.4g} ({tolerance / top:.1%} of it)", flush=True)
         else:
             drop(model16)
-        diff = q.max_logit_diff(probes[f"{label} (16-bit, before merging)"], merged_logits)
-        print(f"{label} (16-bit, before merging) vs merged (transformers): {diff:.4g} = "
-              f"{diff / float(merged_logits.abs().max()):.2%} of the largest |logit|; tolerance "
-              f"{q.merge_tolerance(merged_logits, merged.dtype):.4g}", flush=True)
-
-    top = float(merged_logits.abs().max())
-    tolerance = q.merge_tolerance(merged_logits, merged.dtype)
-    print(f"merged model: {merged.dtype}, largest |logit| {top:.4g}; notebook 06's tolerance {tolerance:.4g} "
-          f"({tolerance / top:.1%} of it)", flush=True)
-    rows = {}
-    for key, logits in probes.items():
-        diff = q.max_logit_diff(logits, merged_logits)
+        diff = q.max_logit_diff(probes[key], merged_logits)
         rows[key] = {"max |diff|": round(diff, 5), "share of the largest |logit|": round(diff / top, 4),
                      "within tolerance": diff <= tolerance}
         print(f"{key:<42} vs merged (transformers): {diff:.4g} = {diff / top:.2%}  within: {diff <= tolerance}",
-              flush=True)
-    gap = q.max_logit_diff(probes["FastLanguageModel (16-bit, before merging)"], probes["FastModel (16-bit, before merging)"])
+              flush=True)  # printed as it comes: a run cut short still says what it reached
+
+    gap = q.max_logit_diff(*probes.values())
     print(f"FastLanguageModel vs FastModel, both 16-bit before merging: {gap:.4g} = {gap / top:.2%}", flush=True)
     if args.out:
         with open(args.out, "w") as f:

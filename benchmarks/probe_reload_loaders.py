@@ -28,6 +28,21 @@ import qwen3lab as q
 from qwen3lab.export import ulp
 
 
+def add_drawn_lora(model, cfg):
+    """LoRA on ``model`` through ``FastModel.get_peft_model`` with the profile's settings, its B
+    matrices drawn (std 0.01, seed 0) so that the adapter moves the logits (B starts at zero)."""
+    model = FastModel.get_peft_model(model, r=cfg.r, target_modules=list(cfg.target_modules),
+                                     lora_alpha=cfg.lora_alpha, lora_dropout=0.0, bias="none",
+                                     use_gradient_checkpointing="unsloth", random_state=cfg.random_state,
+                                     use_rslora=False, loftq_config=None)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.copy_((torch.randn(p.shape, generator=generator) * 0.01).to(p.dtype))
+    return model
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=None, help="write the table as JSON here")
@@ -55,15 +70,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as adapter:
         model, tokenizer = load(FastModel, "FastModel", q.model_source(cfg))
-        model = FastModel.get_peft_model(model, r=cfg.r, target_modules=list(cfg.target_modules),
-                                         lora_alpha=cfg.lora_alpha, lora_dropout=0.0, bias="none",
-                                         use_gradient_checkpointing="unsloth", random_state=cfg.random_state,
-                                         use_rslora=False, loftq_config=None)
-        generator = torch.Generator().manual_seed(0)
-        with torch.no_grad():
-            for name, p in model.named_parameters():
-                if "lora_B" in name:
-                    p.copy_((torch.randn(p.shape, generator=generator) * 0.01).to(p.dtype))
+        model = add_drawn_lora(model, cfg)
         model.train()  # as notebook 05 leaves it after training
         take(model, tokenizer, "saved (FastModel)")
         model.save_pretrained(adapter)

@@ -1,7 +1,13 @@
 """Guards each named workaround for an upstream bug: the bug is still there (so the workaround
 is still needed, and the test says when it can go), and the workaround removes it."""
 
+import json
 import logging
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
 
 import pytest
 
@@ -22,8 +28,6 @@ def test_the_bitsandbytes_kernels_notice_is_dropped_and_nothing_else(caplog):
 
 def test_bitsandbytes_still_logs_that_notice_where_this_cpu_has_avx512_bf16():
     """When this fails, bitsandbytes changed its message or stopped logging it: the filter can go."""
-    from pathlib import Path
-
     import bitsandbytes
 
     source = (Path(bitsandbytes.__file__).parent / "backends" / "cpu" / "ops.py").read_text()
@@ -97,7 +101,6 @@ def test_transformers_still_aligns_qwens_bos_and_says_so():
     assert [r.getMessage() for r in records][-1].endswith(workarounds.QWEN_BOS_NOTICE)
 
 
-
 # -- Unsloth's merge, offline (06) --------------------------------------------------------------------
 
 _MERGE_BASE_CHECK = r"""
@@ -129,9 +132,6 @@ print("RESULT " + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def model_hub(tmp_path_factory):
-    import sys
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
     import rehearsal_hub as rh
 
@@ -143,12 +143,6 @@ def model_hub(tmp_path_factory):
 def test_offline_merge_needs_the_cached_base_folder_which_the_workaround_gives(model_hub):
     """When the first assertion fails, unsloth_zoo finds a cached base offline by itself: the
     workaround and its line in 06 can go."""
-    import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     env = {**os.environ, "HF_HOME": str(model_hub), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     run = subprocess.run([sys.executable, "-c", _MERGE_BASE_CHECK], env=env, capture_output=True, text=True, timeout=600)
@@ -165,8 +159,6 @@ def test_offline_merge_needs_the_cached_base_folder_which_the_workaround_gives(m
 
 
 def test_the_merge_base_is_left_alone_online_and_for_a_folder(tmp_path, monkeypatch):
-    import types
-
     from huggingface_hub import constants
 
     for offline, name in ((False, "unsloth/Qwen3-8B"), (True, str(tmp_path))):
