@@ -7,8 +7,9 @@ notebook's folder, in order, as a learner runs them. Executed copies go to
 wall time, whether it passed, how many code cells ran, the peak GPU memory its kernel's PyTorch
 reserved (on a GPU) and its kernel's peak RAM, its three slowest cells (where a host's minutes
 go), and what its ``# NBVAL_CHECK_OUTPUT`` cells printed (the stable facts nbval compares), one
-line each. The first notebook that fails stops the run: its copy holds every output up to the
-failing cell, and the exit code is 1.
+line each. While a notebook runs, ``<notebook>.cells.log`` there gets a line as each of its code
+cells starts and ends (``CellLog``): a run cut off still says where it was. The first notebook
+that fails stops the run: its copy holds every output up to the failing cell, and the exit code is 1.
 
 ``--jobs N`` runs up to N notebooks at once where they do not depend on each other (a workshop
 host rehearsing the full profile on a large GPU: 01 and 02 beside 03, 07 beside 06). What depends
@@ -112,10 +113,40 @@ def _pop_epilogue(nb) -> tuple[int | None, int | None]:
     return None, None
 
 
-def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None):
+class CellLog:
+    """``<notebook>.cells.log`` beside the executed copies, written while the notebook runs: a line
+    when a code cell starts and one when it ends, each with the seconds since the notebook started.
+    A run that is cut off (a lent GPU's time ending, a killed kernel) still says which cell it was
+    in and where its minutes went, and with ``--jobs`` (no progress bars) it is where a run is
+    followed: ``tail -f artifacts/notebooks/*.cells.log``. Cells are numbered from 1 over every
+    cell, as JupyterLab and the summary count them."""
+
+    def __init__(self, path: Path, notebook: str):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(path, "w", encoding="utf-8", buffering=1)  # a line at a time: readable while it runs
+        self.begun = self.cell_begun = time.perf_counter()
+        self._line(f"{notebook} started")
+
+    def _line(self, text: str) -> None:
+        self.file.write(f"{time.perf_counter() - self.begun:8.1f} s  {text}\n")
+
+    def started(self, index: int, source: str) -> None:
+        self.cell_begun = time.perf_counter()
+        self._line(f"cell {index + 1} started: `{_headline(source)}`")
+
+    def ended(self, index: int) -> None:
+        self._line(f"cell {index + 1} ended after {time.perf_counter() - self.cell_begun:.1f} s")
+
+    def close(self, result: str) -> None:
+        self._line(result)
+        self.file.close()
+
+
+def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None, log: CellLog | None = None):
     """Run ``path`` in a fresh kernel. Returns the notebook with its outputs, the index of the last
     cell started, the exception that stopped it (None when every cell ran) and the kernel's peak
-    GPU and RAM use in MiB (None without a GPU, both None when a cell failed)."""
+    GPU and RAM use in MiB (None without a GPU, both None when a cell failed). ``on_cell`` is called
+    after each of the notebook's code cells, ``log`` told when each starts and ends."""
     import nbformat
     from jupyter_client import KernelManager
     from nbclient import NotebookClient
@@ -131,9 +162,18 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None)
     # a local kernel over Unix sockets: over TCP, ipykernel 7 warns on every start that the
     # connection is unencrypted (harmless on one machine, and not something a learner can act on)
     km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tempfile.mkdtemp()) / "kernel"))
+    def cell_started(cell, cell_index, **_):
+        current.update(index=cell_index)
+        if log is not None and cell_index < n_cells:
+            log.started(cell_index, cell.source)
+
+    def cell_ended(cell_index, **_):
+        if cell_index < n_cells:
+            log is not None and log.ended(cell_index)
+            on_cell is not None and on_cell()
+
     client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}},
-                            on_cell_execute=lambda cell_index, **_: current.update(index=cell_index),
-                            on_cell_executed=lambda cell_index, **_: on_cell and cell_index < n_cells and on_cell())
+                            on_cell_execute=cell_started, on_cell_executed=cell_ended)
     try:
         client.execute()
         return nb, current["index"], None, _pop_epilogue(nb)
@@ -281,9 +321,16 @@ def run_notebooks(paths: list[Path], *, timeout: int = 1800, refresh: bool = Fal
         cells = _bar(len(_runnable(nbformat.read(path, as_version=4))), path.stem, 1,
                      progress if jobs == 1 else False, leave=False)
         begun = time.perf_counter()
-        nb, index, exc, (gpu, ram) = execute(path, timeout, on_cell=lambda: cells.update(1))
+        log = CellLog(out_dir / f"{path.stem}.cells.log", path.name)
+        try:
+            nb, index, exc, (gpu, ram) = execute(path, timeout, on_cell=lambda: cells.update(1), log=log)
+        except BaseException as err:  # the kernel could not start, or the run was interrupted
+            log.close(f"stopped: {type(err).__name__}")
+            raise
         cells.close()
         outcome = outcome_of(path, nb, time.perf_counter() - begun, index, exc)
+        log.close(f"{outcome.status} in {outcome.seconds:.1f} s"
+                  + (f": {_error_text(exc)}" if exc is not None else ""))
         outcome.gpu_peak_mib, outcome.ram_peak_mib = gpu, ram
         where = path if refresh and exc is None else out_dir / path.name
         atomic_write_text(where, nbformat.writes(keep_checked_outputs(nb) if where == path else nb) + "\n")

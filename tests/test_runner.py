@@ -183,3 +183,23 @@ def test_jobs_run_independent_notebooks_side_by_side_and_wait_for_the_rest(runne
         assert code == 1 and statuses == [("00", "passed"), ("01", "passed"), ("03", "failed"), ("04", "not run")]
         assert "01.end" in t and "04.start" not in t
         assert "03_dataset_cleaning.ipynb failed in cell 2" in capsys.readouterr().err
+
+
+def test_each_notebook_logs_its_cells_as_they_run(runner, tmp_path, env):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    # the third cell reads its own notebook's log while the notebook runs
+    _write(folder, "01_slow", "import time\ntime.sleep(0.6)", "x = 1",
+           "import os\nprint(open(os.environ['QWEN3LAB_HOME'] + '/notebooks/01_slow.cells.log').read())", "1 / 0")
+    assert runner.main(["run", "--notebooks", str(folder), "--home", str(env), "--no-progress"]) == 1
+    seen = nbformat.read(env / "notebooks" / "01_slow.ipynb", as_version=4).cells[3].outputs[0]["text"]
+    assert re.search(r"cell 2 ended after 0\.[6-9] s\n.*cell 3 started: `x = 1`\n.*cell 3 ended after", seen)
+    assert "cell 4 started: `import os | print(open(" in seen.rstrip().splitlines()[-1]  # its own start, last
+    lines = (env / "notebooks" / "01_slow.cells.log").read_text().splitlines()
+    text = [re.sub(r"^\s*\d+\.\d s  ", "", line) for line in lines]
+    assert text[0] == "01_slow.ipynb started" and text[-3] == "cell 5 started: `1 / 0`"
+    assert re.fullmatch(r"cell 5 ended after \d+\.\d s", text[-2])
+    # the last line is the notebook's end: failed, its time, its error
+    assert re.fullmatch(r"failed in \d+\.\d s: ZeroDivisionError: division by zero", text[-1])
+    times = [float(line.split()[0]) for line in lines]
+    assert times == sorted(times) and times[-1] >= 0.6

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Follow the runs tools/gpu_session/start.sh started: wait up to SECONDS (default 60) or until both
-# series have ended, print where they are, and pack the logs, reports, summaries and 07/08's
-# outputs into $OUT/r.tgz (OUT defaults to /tmp). Exits 1 at once on a machine where no run was
+# series have ended, print where they are (each notebook's last cell line), and pack the logs,
+# reports, executed notebooks, their cell logs and 07/08's outputs into $OUT/r.tgz (OUT defaults to /tmp). Exits 1 at once on a machine where no run was
 # started (a fresh machine: the one that held the run was given back).
 #
 #   bash tools/gpu_session/poll.sh 540
@@ -16,6 +16,10 @@ for s in full tiny; do echo "== $s"; grep -vE ' started$' /tmp/logs/$s.log | tai
 for d in /tmp/qwen3lab-test-gpu.*; do
   [ -f "$d/runner.log" ] && { echo "== runner ($d)"; grep -vE ' started$' "$d/runner.log" | tail -n 12; }
 done
+# where each notebook is now, cell by cell (qwen3lab's CellLog); a finished one's last line is its result
+for f in /tmp/q-full/artifacts/notebooks/*.cells.log; do
+  [ -f "$f" ] && echo "== $(basename "$f"): $(tail -n 1 "$f" | sed 's/^ *//')"
+done
 echo "== monitor"; tail -n 2 /tmp/logs/monitor.txt
 du -sh /dev/shm/qwen3lab-hf /tmp/q-full/artifacts/* /tmp/q-full/artifacts/.gguf-work 2>/dev/null > /tmp/logs/du.txt
 mkdir -p /tmp/logs/series
@@ -23,7 +27,10 @@ for d in /tmp/qwen3lab-test-gpu.*; do [ -d "$d" ] && cp -r "$d" /tmp/logs/series
 gzip -qf /tmp/logs/series/*/gpumem.txt 2>/dev/null
 for h in /tmp/q-full/artifacts /dev/shm/q-tiny/artifacts; do
   tag=$(basename "$(dirname "$h")"); mkdir -p /tmp/logs/$tag
-  cp $h/notebooks/summary.* $h/../gpu-report.txt /tmp/logs/$tag/ 2>/dev/null
+  # the executed copies and their cell logs (under 1 MB for the series): written as each notebook
+  # ends, and the logs while it runs, so a run cut off by the lender still tells where its time went
+  mkdir -p /tmp/logs/$tag/notebooks; cp $h/notebooks/* /tmp/logs/$tag/notebooks/ 2>/dev/null
+  cp $h/../gpu-report.txt /tmp/logs/$tag/ 2>/dev/null
   cp $h/eval/*.csv $h/eval/*.json /tmp/logs/$tag/ 2>/dev/null
   cp $h/gguf/manifest.json /tmp/logs/$tag/gguf-manifest.json 2>/dev/null
 done

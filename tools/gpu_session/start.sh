@@ -11,6 +11,10 @@
 # records the machine, starts both series and a monitor of RAM, /dev/shm, disk and GPU memory
 # (PROFILE_IMPORT=1: and profiles `import qwen3lab` once beside them, niced). Logs go to /tmp/logs. EVAL_ROWS (default 64)
 # sets the full profile's held-out rows per set for 07 (its default, 200, takes about 3x as long).
+# REPLY_TOKENS="OFF ON" (default "64 128") sets the full series' reply lengths, thinking off and on:
+# a random 8B's every reply runs to its limit, so in a rehearsal they cost time and show nothing.
+# At the source's 256 and 1024 (REPLY_TOKENS=profile keeps them) 06 took 799 s and 07 546 s on the
+# H200 (2026-12-02), and the series did not fit in a lender's 30 minutes.
 set -u
 date +%s > /tmp/t0
 mkdir -p /tmp/logs
@@ -23,8 +27,11 @@ echo "wheels installed and compiled: $(( $(date +%s) - t )) s"
   df -h /tmp /dev/shm; env | grep -E '^PYTHON|^HF_|^CUDA' || true; } | tee /tmp/logs/machine.txt
 for p in full tiny; do rm -rf /tmp/proj-$p; cp -r . /tmp/proj-$p; done
 rows=${EVAL_ROWS:-64}
+replies=(); [ "${REPLY_TOKENS:-64 128}" = profile ] || { read -r off on <<<"${REPLY_TOKENS:-64 128}"
+  replies=(QWEN3LAB_MAX_NEW_TOKENS=$off QWEN3LAB_MAX_NEW_TOKENS_THINKING=$on); }
+echo "full series: $rows + $rows evaluation rows; reply lengths: ${replies[*]:-as in the profile}"
 cd /tmp/proj-full && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-full PYTHONUNBUFFERED=1 \
-  QWEN3LAB_EVAL_REASONING_ROWS=$rows QWEN3LAB_EVAL_CHAT_ROWS=$rows QWEN3LAB_HOME=/tmp/q-full/artifacts \
+  QWEN3LAB_EVAL_REASONING_ROWS=$rows QWEN3LAB_EVAL_CHAT_ROWS=$rows "${replies[@]}" QWEN3LAB_HOME=/tmp/q-full/artifacts \
   HF_HOME=/dev/shm/qwen3lab-hf bash -c 'make test-gpu PY=python3 PROFILE=full REHEARSAL=1 JOBS=2; echo "exit $?"' \
   > /tmp/logs/full.log 2>&1 < /dev/null &
 sleep 2
