@@ -162,15 +162,19 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
     # a local kernel over Unix sockets: over TCP, ipykernel 7 warns on every start that the
     # connection is unencrypted (harmless on one machine, and not something a learner can act on)
     km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tempfile.mkdtemp()) / "kernel"))
+
     def cell_started(cell, cell_index, **_):
         current.update(index=cell_index)
         if log is not None and cell_index < n_cells:
             log.started(cell_index, cell.source)
 
     def cell_ended(cell_index, **_):
-        if cell_index < n_cells:
-            log is not None and log.ended(cell_index)
-            on_cell is not None and on_cell()
+        if cell_index >= n_cells:  # the epilogue
+            return
+        if log is not None:
+            log.ended(cell_index)
+        if on_cell is not None:
+            on_cell()
 
     client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}},
                             on_cell_execute=cell_started, on_cell_executed=cell_ended)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Follow the runs tools/gpu_session/start.sh started: wait up to SECONDS (default 60) or until both
-# series have ended, print where they are (each notebook's last cell line), and pack the logs,
-# reports, executed notebooks, their cell logs and 07/08's outputs into $OUT/r.tgz (OUT defaults to /tmp). Exits 1 at once on a machine where no run was
-# started (a fresh machine: the one that held the run was given back).
+# series have ended, print where they are (each notebook's last line in its cells.log), and pack
+# the logs, reports, executed notebooks, their cell logs and 07/08's outputs into $OUT/r.tgz (OUT
+# defaults to /tmp). Exits 1 at once on a machine where no run was started (a fresh machine: the
+# one that held the run was given back).
 #
 #   bash tools/gpu_session/poll.sh 540
 set -u
