@@ -11,7 +11,7 @@
 #
 #   bash tools/gpu_session/wheels.sh      # then carry [".whl", ".whl-gguf", ".venv/src/llama.cpp-0.3.36"]
 #
-# Both folders are added to .git/info/exclude. Running it again rebuilds .whl-gguf from the cache.
+# Both folders (and the one .whl-gguf is built in) are added to .git/info/exclude. Running it again rebuilds .whl-gguf from the cache.
 set -euo pipefail
 llama=llama_cpp_python-0.3.36-py3-none-linux_x86_64.whl
 gomp=${LIBGOMP:-/lib/x86_64-linux-gnu/libgomp.so.1}
@@ -24,7 +24,7 @@ wheelhouse=${WHEELHOUSE:-../shared/gpu/wheelhouse.sh}
 bash "$wheelhouse" nbclient==0.11.0 tokenizers==0.23.3 regex==2026.11.19 \
   math-verify==0.9.0 latex2sympy2_extended==1.11.0 antlr4-python3-runtime==4.13.2
 
-grep -qx '/.whl-gguf/' .git/info/exclude 2>/dev/null || echo '/.whl-gguf/' >> .git/info/exclude
+for d in /.whl-gguf/ /.whl-gguf.tmp/; do grep -qx "$d" .git/info/exclude 2>/dev/null || echo "$d" >> .git/info/exclude; done
 rm -rf .whl-gguf.tmp && mkdir .whl-gguf.tmp
 cp "$cached" .whl-gguf.tmp/
 python3 "$(dirname "$wheelhouse")/strip_wheel.py" ".whl-gguf.tmp/$llama" 'include/*' 'lib/*' 'llama_cpp/lib/*.so.0.*'
