@@ -15,10 +15,9 @@ only=models; standin=0
 case " $* " in *" 03 "*) only=all;; esac
 case " ${*:-08} " in *" 06 "*) ;; *" 08 "*) standin=1;; esac
 echo "probe: $(echo $nbs | xargs -n1 basename | tr "\n" " ")(hub: $only; stand-in merged model: $standin)"
-date +%s > /tmp/t0
-mkdir -p /tmp/logs
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-  .whl/*.whl .whl-gguf/*.whl > /tmp/logs/pip.log 2>&1 || { tail -20 /tmp/logs/pip.log; exit 1; }
+. "$(dirname "$0")/common.sh"
+begin_session
+install_wheels || exit 1
 rm -rf /tmp/proj-full && cp -r . /tmp/proj-full
 echo "exit 0 (no tiny series in a probe)" > /tmp/logs/tiny.log
 cd /tmp/proj-full && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-full PYTHONUNBUFFERED=1 \
@@ -40,7 +39,5 @@ a.write_manifest("$merged", what="STAND-IN for a merged model: the rehearsal hub
 PY
   echo "stand-in merged model: $(du -sh "$merged" | cut -f1) in $(( $(date +%s) - t )) s"; fi
   python3 tools/run_notebooks.py --no-progress $NBS' > /tmp/logs/full.log 2>&1 < /dev/null &
-setsid nohup bash -c 'while true; do
-  echo "$(( $(date +%s) - $(cat /tmp/t0) )) s | RAM used $(free -m | awk "/Mem/ {print \$3}") MiB | shm $(du -sm /dev/shm 2>/dev/null | cut -f1) MiB | disk used $(df -m /tmp | awk "NR==2 {print \$3}") MiB | gpu $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
-  sleep 10; done' > /tmp/logs/monitor.txt 2>&1 < /dev/null &
+start_monitor 10
 echo "probe started at $(date -u +%T)"

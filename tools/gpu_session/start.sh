@@ -6,23 +6,18 @@
 #
 #   bash tools/gpu_session/start.sh     # from the repo root; wheels in .whl/ and .whl-gguf/ (docs/gpu.md)
 #
-# Installs the wheels into /tmp/site and compiles them to bytecode once (installed without it,
-# `import qwen3lab` spent 14.8 s on the H200 compiling 3,392 module sources),
-# records the machine, starts both series and a monitor of RAM, /dev/shm, disk and GPU memory
-# (PROFILE_IMPORT=1: and profiles `import qwen3lab` once beside them, niced). Logs go to /tmp/logs. EVAL_ROWS (default 64)
+# Installs the wheels into /tmp/site and compiles them to bytecode once (common.sh), records the
+# machine, starts both series and a monitor of RAM, /dev/shm, disk and GPU memory (PROFILE_IMPORT=1:
+# and profiles `import qwen3lab` once beside them, niced). Logs go to /tmp/logs. EVAL_ROWS (default 64)
 # sets the full profile's held-out rows per set for 07 (its default, 200, takes about 3x as long).
 # REPLY_TOKENS="OFF ON" (default "64 128") sets the full series' reply lengths, thinking off and on:
 # a random 8B's every reply runs to its limit, so in a rehearsal they cost time and show nothing.
 # At the source's 256 and 1024 (REPLY_TOKENS=profile keeps them) 06 took 799 s and 07 546 s on the
 # H200 (2026-12-02), and the series did not fit in a lender's 30 minutes.
 set -u
-date +%s > /tmp/t0
-mkdir -p /tmp/logs
-t=$(date +%s)
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
-  .whl/*.whl $(ls .whl-gguf/*.whl 2>/dev/null) > /tmp/logs/pip.log 2>&1 || { tail -20 /tmp/logs/pip.log; exit 1; }
-python3 -m compileall -q -j 0 /tmp/site > /tmp/logs/compileall.log 2>&1 || true
-echo "wheels installed and compiled: $(( $(date +%s) - t )) s"
+. "$(dirname "$0")/common.sh"
+begin_session
+install_wheels || exit 1
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; echo "cores $(nproc)"; free -g
   df -h /tmp /dev/shm; env | grep -E '^PYTHON|^HF_|^CUDA' || true; } | tee /tmp/logs/machine.txt
 for p in full tiny; do rm -rf /tmp/proj-$p; cp -r . /tmp/proj-$p; done
@@ -40,7 +35,5 @@ cd /tmp/proj-tiny && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-tiny PYTHON
   > /tmp/logs/tiny.log 2>&1 < /dev/null &
 [ "${PROFILE_IMPORT:-0}" = 1 ] && cd /tmp/proj-tiny && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-tiny nice -n 10 \
   python3 -X importtime tools/gpu_session/import_profile.py > /tmp/logs/importprofile.txt 2> /tmp/logs/importtime.txt < /dev/null &
-setsid nohup bash -c 'while true; do
-  echo "$(( $(date +%s) - $(cat /tmp/t0) )) s | RAM used $(free -m | awk "/Mem/ {print \$3}") MiB | shm $(du -sm /dev/shm 2>/dev/null | cut -f1) MiB | disk used $(df -m /tmp | awk "NR==2 {print \$3}") MiB | gpu $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
-  sleep 20; done' > /tmp/logs/monitor.txt 2>&1 < /dev/null &
+start_monitor 20
 echo "started at $(date -u +%T)"
