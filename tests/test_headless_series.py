@@ -1,0 +1,74 @@
+"""Guards `python -m qwen3lab run --config FILE --from 03 --to 07` on the real series, tiny profile:
+the headless run a host makes after a workshop. A config file's values must reach every kernel
+(04 holds out the rows it says, 05 trains at its rank, 07 scores the held-out rows it was given),
+no notebook may hard-code a profile's value that a config file can change, and the run must leave
+the executed copies and the summary it promises. About 2 minutes on 2 idle CPU cores: 00 first (it
+builds the tiny model every later notebook needs), then 03 to 07."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from datasets import load_from_disk
+
+from conftest import ROOT
+
+CONFIG = "r = 16\neval_reasoning_rows = 3\n"
+
+
+def _run(home, *args):
+    env = {k: v for k, v in os.environ.items() if k not in ("QWEN3LAB_CONFIG", "JPY_SESSION_NAME")}
+    env.update(QWEN3LAB_PROFILE="tiny", QWEN3LAB_HOME=str(home))
+    return subprocess.run([sys.executable, "-m", "qwen3lab", "run", "--home", str(home), "--no-progress", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("headless")
+    home = folder / "artifacts"
+    setup = _run(home, "--to", "00")
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    (folder / "my.toml").write_text(CONFIG)
+    done = _run(home, "--config", str(folder / "my.toml"), "--from", "03", "--to", "07")
+    return home, done
+
+
+def test_the_run_passes_03_to_07_and_says_so(series):
+    home, done = series
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    summary = json.loads((home / "notebooks" / "summary.json").read_text())
+    assert summary["passed"]
+    assert summary["changed from the profile"] == "eval_reasoning_rows = 3, r = 16"  # the dataclass's order
+    assert [(n["notebook"][:2], n["status"]) for n in summary["notebooks"]] == [
+        (nn, "passed") for nn in ("03", "04", "05", "06", "07")]
+    # every code cell ran, and each notebook checked something
+    assert all(n["cells_run"] > 0 and n["assert_lines"] > 0 for n in summary["notebooks"])
+    # exactly the notebooks asked for: 00 from the first run, none of 01, 02, 08
+    copies = sorted(p.name[:2] for p in (home / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert copies == ["00", "03", "04", "05", "06", "07"]
+    assert "5 of 5 notebooks passed" in (home / "notebooks" / "summary.md").read_text()
+
+
+def test_the_config_file_reaches_every_kernel(series):
+    home, done = series
+    assert done.returncode == 0, done.stderr[-3000:]
+    # 04: three reasoning rows held out instead of the profile's four
+    mixed = json.loads((home / "data" / "mixed" / "manifest.json").read_text())
+    assert mixed["config"]["eval_reasoning_rows"] == 3 and mixed["heldout"] == {"reasoning": 3, "chat": 4}
+    assert load_from_disk(str(home / "data" / "mixed" / "heldout" / "reasoning")).num_rows == 3
+    # 05: the adapter was trained at rank 16, and the notebook printed the count for it
+    assert json.loads((home / "adapter" / "adapter_config.json").read_text())["r"] == 16
+    nb = nbformat.read(home / "notebooks" / "05_lora_training.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "this model, r=16: 38,912 trainable" in printed
+    # 07: scored before and after on the three held-out reasoning rows
+    with open(home / "eval" / "table.csv", newline="") as f:
+        rows = {(r["mode"], r["metric"]): r for r in csv.DictReader(f)}
+    assert float(rows["thinking on", "rows"]["before (base)"]) == 3.0
+    assert float(rows["thinking on", "rows"]["after (adapter)"]) == 3.0
+    assert float(rows["thinking off", "rows"]["after (adapter)"]) == 4.0  # chat rows: the profile's
