@@ -15,9 +15,10 @@ import nbformat
 import pytest
 from datasets import load_from_disk
 
-from conftest import ROOT
+from conftest import ROOT, load_by_path
 
 CONFIG = "r = 16\neval_reasoning_rows = 3\n"
+TINY = load_by_path("_headless_series_config", ROOT / "qwen3lab" / "config.py").PROFILES["tiny"]
 
 
 def _run(home, *args):
@@ -47,7 +48,7 @@ def test_the_run_passes_03_to_07_and_says_so(series):
     assert [(n["notebook"][:2], n["status"]) for n in summary["notebooks"]] == [
         (nn, "passed") for nn in ("03", "04", "05", "06", "07")]
     # every code cell ran, and each notebook checked something
-    assert all(n["cells_run"] > 0 and n["assert_lines"] > 0 for n in summary["notebooks"])
+    assert all(n["cells_run"] == n["code_cells"] > 0 and n["assert_lines"] > 0 for n in summary["notebooks"])
     # exactly the notebooks asked for: 00 from the first run, none of 01, 02, 08
     copies = sorted(p.name[:2] for p in (home / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert copies == ["00", "03", "04", "05", "06", "07"]
@@ -57,9 +58,12 @@ def test_the_run_passes_03_to_07_and_says_so(series):
 def test_the_config_file_reaches_every_kernel(series):
     home, done = series
     assert done.returncode == 0, done.stderr[-3000:]
-    # 04: three reasoning rows held out instead of the profile's four
+    # the file changes both values: the profile's are others
+    assert TINY.r != 16 and TINY.eval_reasoning_rows != 3
+    # 04: three reasoning rows held out instead of the profile's; the chat rows the profile's
     mixed = json.loads((home / "data" / "mixed" / "manifest.json").read_text())
-    assert mixed["config"]["eval_reasoning_rows"] == 3 and mixed["heldout"] == {"reasoning": 3, "chat": 4}
+    assert mixed["config"]["eval_reasoning_rows"] == 3
+    assert mixed["heldout"] == {"reasoning": 3, "chat": TINY.eval_chat_rows}
     assert load_from_disk(str(home / "data" / "mixed" / "heldout" / "reasoning")).num_rows == 3
     # 05: the adapter was trained at rank 16, and the notebook printed the count for it
     assert json.loads((home / "adapter" / "adapter_config.json").read_text())["r"] == 16
@@ -71,4 +75,4 @@ def test_the_config_file_reaches_every_kernel(series):
         rows = {(r["mode"], r["metric"]): r for r in csv.DictReader(f)}
     assert float(rows["thinking on", "rows"]["before (base)"]) == 3.0
     assert float(rows["thinking on", "rows"]["after (adapter)"]) == 3.0
-    assert float(rows["thinking off", "rows"]["after (adapter)"]) == 4.0  # chat rows: the profile's
+    assert float(rows["thinking off", "rows"]["after (adapter)"]) == TINY.eval_chat_rows
