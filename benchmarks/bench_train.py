@@ -67,16 +67,22 @@ TORCH_LOGS_ENV = "BENCH_TRAIN_TORCH_LOGS"
 PEAK_FLOPS = 790e12
 #: The config fields of the source recipe (b) and of qwen3lab's default (c, the full profile's own
 #: loader); the other recipes change one thing of one of them.
-_SOURCE = {"use_gradient_checkpointing": "unsloth", "padding_free": False, "auto_recipe": False,
+_SOURCE = {"use_gradient_checkpointing": "unsloth", "padding_free": False, "speed_layer": False,
            "unsloth_loader": "FastLanguageModel", "fused_lora": False}
-_DEFAULT = {"use_gradient_checkpointing": "unsloth", "padding_free": None, "auto_recipe": True}
+_DEFAULT = {"use_gradient_checkpointing": "unsloth", "padding_free": None, "speed_layer": True}
 #: Each recipe: "cfg", the config overrides on the full profile; "env", the worker's extra
 #: environment; "dynamic_first", every torch.compile shape dynamic from the first compile;
 #: "peer", the plain transformers + PEFT worker instead of notebook 05's calls.
 RECIPES = {
-    "a": {"cfg": {"use_gradient_checkpointing": True, "padding_free": False, "auto_recipe": False,
+    "a": {"cfg": {"use_gradient_checkpointing": True, "padding_free": False, "speed_layer": False,
                   "fused_lora": False}, "peer": True,
           "what": "transformers + PEFT + bitsandbytes, 2 x 4, checkpointing, padded"},
+    # the strongest peer outside Unsloth that installs here: (a) with Liger's kernels (RMSNorm, RoPE,
+    # SwiGLU; TRL's own chunked LM head and loss), the 8 rows of a step as one padding-free micro-batch
+    # (transformers' SDPA keeps the rows apart by their position_ids), gradient checkpointing
+    "l": {"cfg": {"use_gradient_checkpointing": True, "padding_free": True, "speed_layer": False,
+                  "per_device_train_batch_size": 8, "gradient_accumulation_steps": 1}, "peer": True, "liger": True,
+          "what": "transformers + PEFT + bitsandbytes + Liger kernels, 8 x 1 padding-free, checkpointing"},
     "b": {"cfg": _SOURCE,
           "what": "Unsloth, source recipe as written: FastLanguageModel, 2 x 4, Unsloth checkpointing, padded"},
     "c": {"cfg": _DEFAULT, "what": "Unsloth, qwen3lab default (full profile): FastModel, fitted to the card"},
@@ -286,15 +292,33 @@ def print_table(results: list[dict], args) -> None:
               f"{r['peak_reserved_gib']:>10.1f}{r['mfu']:>7.1%}  {r['what']}")
         if r.get("recipe_choice"):
             print(f"{'':8}chosen: {r['recipe_choice']['reason']}")
+            if r["recipe_choice"].get("planned_bytes"):
+                print(f"{'':8}{memory_margin(r)}")
     done = {r["recipe"]: r for r in results if "error" not in r}
     b = done.get("b") or done.get("b-nc")
-    for other in ("a", "c", "c-flm", "b-fm", "c-dyn", "c-fused", "c-cdt", "c-unfused", "c-nokeep", "c-lt", "c-bf16"):
+    if "c" in done and "l" in done:
+        print(_versus(done["c"], done["l"]))
+    for other in ("a", "l", "c", "c-flm", "b-fm", "c-dyn", "c-fused", "c-cdt", "c-unfused", "c-nokeep", "c-lt", "c-bf16"):
         if b is not None and other in done:
             print(_versus(done[other], b))
     # c's variants against c itself (runs without b, such as at max_seq_length 2048)
     for other in sorted(name for name in done if name.startswith("c-")):
         if "c" in done:
             print(_versus(done[other], done["c"]))
+
+
+def memory_margin(r: dict) -> str:
+    """A fitted recipe's measured peak beside what it planned: the memory reserved when it was fitted
+    plus its plan (training's base, the kept weights, the budget's activations), and the share of the
+    free memory the plan left unused (the safety margin)."""
+    gib = 2**30
+    plan = r["reserved_before_fit_gib"] + r["recipe_choice"]["planned_bytes"] / gib
+    free_line = r["reserved_before_fit_gib"] + r["recipe_choice"].get("free_bytes", 0) / gib
+    return (f"peak {r['peak_reserved_gib']:.1f} GiB reserved against a plan of {plan:.1f} GiB "
+            f"({r['reserved_before_fit_gib']:.1f} loaded + {r['recipe_choice']['planned_bytes'] / gib:.1f} planned)"
+            f"; {r['peak_reserved_gib'] / plan:.0%} of the plan"
+            + (f", {free_line - r['peak_reserved_gib']:.1f} GiB of the card's free memory left at the peak"
+               if r["recipe_choice"].get("free_bytes") else ""))
 
 
 def _versus(o: dict, base: dict) -> str:
@@ -400,13 +424,13 @@ def sft_config(cfg, **extra):
 
     optional = {name: getattr(cfg, name) for name in ("padding_free", "pad_to_multiple_of")
                 if getattr(cfg, name) is not None}
-    return SFTConfig(dataset_text_field="text", per_device_train_batch_size=cfg.per_device_train_batch_size,
-                     gradient_accumulation_steps=cfg.gradient_accumulation_steps, warmup_steps=cfg.warmup_steps,
-                     max_steps=cfg.max_steps, learning_rate=cfg.learning_rate, logging_steps=cfg.logging_steps,
-                     optim=cfg.optim, weight_decay=cfg.weight_decay, lr_scheduler_type=cfg.lr_scheduler_type,
-                     seed=cfg.seed, report_to=cfg.report_to, output_dir="/tmp/qwen3lab-bench-run",
-                     max_length=cfg.max_seq_length, save_steps=cfg.save_steps, dataset_num_proc=cfg.dataset_num_proc,
-                     **optional, **extra)
+    kwargs = dict(dataset_text_field="text", per_device_train_batch_size=cfg.per_device_train_batch_size,
+                  gradient_accumulation_steps=cfg.gradient_accumulation_steps, warmup_steps=cfg.warmup_steps,
+                  max_steps=cfg.max_steps, learning_rate=cfg.learning_rate, logging_steps=cfg.logging_steps,
+                  optim=cfg.optim, weight_decay=cfg.weight_decay, lr_scheduler_type=cfg.lr_scheduler_type,
+                  seed=cfg.seed, report_to=cfg.report_to, output_dir="/tmp/qwen3lab-bench-run",
+                  max_length=cfg.max_seq_length, save_steps=cfg.save_steps, dataset_num_proc=cfg.dataset_num_proc)
+    return SFTConfig(**{**kwargs, **optional, **extra})
 
 
 def unsloth_trainer(name: str, args):
@@ -428,7 +452,7 @@ def unsloth_trainer(name: str, args):
     cfg = full_profile(args, spec["cfg"])
     if spec.get("dynamic_first"):
         torch._dynamo.config.assume_static_by_default = False
-    loader = getattr(unsloth, cfg.unsloth_loader)
+    loader = getattr(unsloth, cfg.loader)
     model, tokenizer = loader.from_pretrained(model_name=cfg.model_name, max_seq_length=cfg.max_seq_length,
                                               dtype=None, load_in_4bit=cfg.load_in_4bit)
     if os.environ.get(TORCH_LOGS_ENV):
@@ -438,14 +462,17 @@ def unsloth_trainer(name: str, args):
                                   lora_dropout=cfg.lora_dropout, bias=cfg.bias,
                                   use_gradient_checkpointing=cfg.use_gradient_checkpointing,
                                   random_state=cfg.random_state, use_rslora=cfg.use_rslora, loftq_config=None)
-    speedup = fast.apply(model, sft_config(cfg), cfg)
+    train_dataset = load_from_disk(str(args.data_dir))
+    reserved_before_fit = torch.cuda.memory_reserved()
+    speedup = fast.apply(model, sft_config(cfg), cfg, dataset=train_dataset, tokenizer=tokenizer)
     for setting, row in speedup.table.to_dict("index").items():  # the table notebook 05 shows
         print(f"FAST {setting}: {row['source']!r} -> {row['fitted']!r} ({row['why']})", flush=True)
-    trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=load_from_disk(str(args.data_dir)),
+    trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=train_dataset,
                          args=speedup.args, callbacks=speedup.callbacks)
     trainer = train_on_responses_only(trainer, instruction_part=INSTRUCTION_PART, response_part=RESPONSE_PART)
-    return trainer, model, {"backend": "unsloth", "unsloth_loader": cfg.unsloth_loader,
-                            "recipe_choice": speedup.recipe.to_dict(), "fused_lora_layers": fused_lora.installed(model)}
+    return trainer, model, {"backend": "unsloth", "unsloth_loader": cfg.loader,
+                            "recipe_choice": speedup.recipe.to_dict(), "fused_lora_layers": fused_lora.installed(model),
+                            "reserved_before_fit_gib": reserved_before_fit / 2**30}
 
 
 def response_only_labels(input_ids: list[int], response_ids: list[int], end_id: int) -> list[int]:
@@ -501,13 +528,22 @@ def peer_trainer(name: str, args):
     tokenizer = AutoTokenizer.from_pretrained(cfg.model_name)
     response_ids = tokenizer(RESPONSE_PART, add_special_tokens=False)["input_ids"]
     ids = tokenizer(list(load_from_disk(str(args.data_dir))["text"]), add_special_tokens=False)["input_ids"]
+    ids = [row[:cfg.max_seq_length] for row in ids]  # cut here: TRL does not cut padding-free rows
     dataset = Dataset.from_dict({"input_ids": ids, "labels": [response_only_labels(row, response_ids,
                                                                                    tokenizer.eos_token_id)
                                                               for row in ids]})
+    liger = bool(RECIPES[name].get("liger"))
+    extra = {"use_liger_kernel": True, "max_length": None} if liger else {}
     sft = sft_config(cfg, bf16=True, gradient_checkpointing=True,
-                     gradient_checkpointing_kwargs={"use_reentrant": False})
+                     gradient_checkpointing_kwargs={"use_reentrant": False}, **extra)
     trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=dataset, args=sft)
-    return trainer, model, {"backend": "transformers+peft", "unsloth_loader": None}
+    about = {"backend": "transformers+peft" + ("+liger" if liger else ""), "unsloth_loader": None,
+             "attn_implementation": model.config._attn_implementation}
+    if liger:
+        from importlib.metadata import version
+
+        about["liger_kernel"] = version("liger-kernel")
+    return trainer, model, about
 
 
 def worker(name: str, args) -> None:

@@ -137,9 +137,9 @@ class Config:
                                    "scores, which flash attention does not keep, would grow with its square)",
                              allowed=_at_least(1))
     load_in_4bit: bool = _f(True, "load the linear layers as 4-bit NF4 (QLoRA): about a quarter of 16-bit memory")
-    unsloth_loader: str = _f("FastLanguageModel", "Unsloth's loader class: FastLanguageModel (the source's) or "
-                                                   "FastModel (faster padding-free training on a GPU, 05)",
-                             allowed=_one_of("FastLanguageModel", "FastModel"))
+    unsloth_loader: str | None = _f(None, "Unsloth's loader class: FastLanguageModel (the source's) or FastModel; "
+                                          "None = FastModel with speed_layer on, else FastLanguageModel",
+                                    str, type(None), allowed=_one_of("FastLanguageModel", "FastModel"))
     requires_cuda: bool = _f(False, "refuse to start without a CUDA GPU (the 8B model needs one)")
     progress_bars: bool = _f(True, "the libraries' progress bars (datasets, downloads, loading weights); the trainer's stays")
 
@@ -210,12 +210,16 @@ class Config:
                                    "beside the quantized files; false deletes it once they are made and checked")
 
     # -- the GPU speed layer: qwen3lab.fast (05) -----------------------------------------------
-    auto_recipe: bool = _f(False, "fit batch, padding-free and checkpointing to the free GPU memory (qwen3lab.fast)")
-    fused_lora: bool = _f(False, "with auto_recipe: each LoRA layer on a 4-bit weight as one operator")
+    speed_layer: bool = _f(False, "the GPU speed layer of 05 (qwen3lab.fast), off = the source's recipe: FastModel, "
+                                  "batch, padding-free and checkpointing fitted to the free GPU memory")
+    fused_lora: bool = _f(True, "with speed_layer: each LoRA layer on a 4-bit weight as one operator")
     keep_dequantized: bool | None = _f(None, "with fused_lora: keep frozen weights dequantized while training; "
                                              "None = where the memory allows", bool, type(None))
-    fp8_frozen: bool = _f(False, "with the frozen weights kept: in FP8, their products in FP8 (GPUs of "
-                                 "compute capability 8.9+)")
+    fp8_frozen: bool = _f(True, "with the frozen weights kept: in FP8, their products in FP8 (GPUs of "
+                                "compute capability 8.9+)")
+    gpu_memory_cap_gib: float | None = _f(None, "with speed_layer: 05 uses at most this many GiB of GPU 0 "
+                                                "(fast.cap_gpu_memory), to rehearse a smaller card; None = all",
+                                          float, int, type(None), allowed=_between(1, 4096))
     padding_free: bool | None = _f(None, "SFTConfig's padding_free; None = the library's default (the fast "
                                          "layer decides)", bool, type(None))
     pad_to_multiple_of: int | None = _f(None, "SFTConfig's pad_to_multiple_of; None = off", int, type(None),
@@ -275,6 +279,12 @@ class Config:
     @property
     def uses_tiny_model(self) -> bool:
         return self.model_name == TINY_MODEL_NAME
+
+    @property
+    def loader(self) -> str:
+        """The Unsloth loader class to load with: ``unsloth_loader``, or where that is None, FastModel
+        with the speed layer on and the source's FastLanguageModel without it. Introduced in 05_lora_training."""
+        return self.unsloth_loader or ("FastModel" if self.speed_layer else "FastLanguageModel")
 
 
 def _tuple_fields() -> list[str]:
@@ -366,16 +376,8 @@ PROFILES: dict[str, Config] = {
         requires_cuda=True,
         reasoning_dataset="unsloth/OpenMathReasoning-mini",
         chat_dataset="mlabonne/FineTome-100k",
-        # The GPU speed layer (qwen3lab.fast, applied by one cell of 05): transformers' Qwen3
-        # forward, which Unsloth compiles per layer also for padding-free batches (1.35x the
-        # trained tokens/s of FastLanguageModel at 2048 on an H100), a recipe fitted to the card,
-        # fused LoRA operators, and FP8 frozen products where the weights are kept
-        # (docs/benchmarks.md). auto_recipe=False and unsloth_loader="FastLanguageModel" give the
-        # source's recipe exactly.
-        unsloth_loader="FastModel",
-        auto_recipe=True,
-        fused_lora=True,
-        fp8_frozen=True,
+        # The source's recipe as written (FastLanguageModel, 2 x 4, Unsloth's checkpointing).
+        # speed_layer = true switches 05 to the fitted GPU recipe (qwen3lab.fast, docs/benchmarks.md).
         swanlab_mode="cloud",
         # 8B in 4-bit on one H200: 64 prompts of a few hundred tokens + 1,024 new ones: a KV cache near 12 GB
         eval_batch_size=64,

@@ -72,14 +72,18 @@ def test_every_recipe_is_a_valid_full_profile_config_and_a_b_c_are_as_documented
     b, c = configs["b"], configs["c"]
     assert (b.unsloth_loader, b.per_device_train_batch_size, b.gradient_accumulation_steps) == \
         ("FastLanguageModel", 2, 4)
-    assert (b.use_gradient_checkpointing, b.padding_free, b.auto_recipe) == ("unsloth", False, False)
-    assert (c.unsloth_loader, c.auto_recipe, c.fused_lora) == ("FastModel", True, True)
+    assert (b.use_gradient_checkpointing, b.padding_free, b.speed_layer) == ("unsloth", False, False)
+    assert (c.loader, c.speed_layer, c.fused_lora) == ("FastModel", True, True)
     assert not (b.fused_lora or configs["a"].fused_lora or configs["c-unfused"].fused_lora)
     assert configs["c-fused"].optim == "adamw_torch_fused"
     # (a) the plain transformers + PEFT peer: checkpointing, padded rows, 2 x 4
-    assert [name for name, spec in bench_train.RECIPES.items() if spec.get("peer")] == ["a"]
+    assert [name for name, spec in bench_train.RECIPES.items() if spec.get("peer")] == ["a", "l"]
+    # (l) the Liger peer: the same 8 rows a step, as one padding-free micro-batch
+    liger = configs["l"]
+    assert bench_train.RECIPES["l"]["liger"] and liger.padding_free and not liger.speed_layer
+    assert liger.per_device_train_batch_size * liger.gradient_accumulation_steps == 8
     a = configs["a"]
-    assert (a.use_gradient_checkpointing, a.padding_free, a.auto_recipe) == (True, False, False)
+    assert (a.use_gradient_checkpointing, a.padding_free, a.speed_layer) == (True, False, False)
     assert (a.per_device_train_batch_size, a.gradient_accumulation_steps) == (2, 4)
 
 

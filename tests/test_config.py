@@ -38,7 +38,8 @@ def test_full_profile_is_the_source_tutorial():
     assert (cfg.max_steps, cfg.learning_rate, cfg.optim) == (30, 2e-4, "adamw_8bit")
     assert (cfg.weight_decay, cfg.lr_scheduler_type, cfg.seed, cfg.report_to) == (0.01, "linear", 3407, "swanlab")
     assert (cfg.max_new_tokens, cfg.max_new_tokens_thinking) == (256, 1024)
-    assert cfg.requires_cuda and cfg.auto_recipe
+    assert cfg.requires_cuda and not cfg.speed_layer  # the source's recipe, until a user turns the speed layer on
+    assert cfg.loader == "FastLanguageModel" and cfg.replace(speed_layer=True).loader == "FastModel"
 
 
 def test_every_field_has_a_one_line_meaning():

@@ -1,6 +1,6 @@
 """qwen3lab.fast.apply, the one call between notebook 05's SFTConfig and SFTTrainer.
 
-Guards what a learner sees and relies on: on a CPU (or with auto_recipe off) nothing changes and
+Guards what a learner sees and relies on: on a CPU (or with speed_layer off) nothing changes and
 the table says why; on a card (simulated here by ``free_bytes``, the decision being the same on
 any machine) the SFTConfig copy, the model, the environment and the callbacks carry out
 fit_recipe's decision, with the source's values left as they were.
@@ -67,7 +67,7 @@ def clean_process_state(monkeypatch):
 
 def test_on_a_cpu_nothing_changes_and_the_table_says_why(model, args, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    speedup = fast.apply(model, args, get_config("full"))
+    speedup = fast.apply(model, args, get_config("full", speed_layer=True))
     assert speedup.args is args and speedup.callbacks == []
     table = speedup.table
     assert list(table.index) == SETTINGS and list(table.columns) == ["source", "fitted", "why"]
@@ -80,21 +80,21 @@ def test_on_a_cpu_nothing_changes_and_the_table_says_why(model, args, monkeypatc
     assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (2, 4)
 
 
-def test_auto_recipe_off_changes_nothing_even_with_memory_to_spare(model, args, monkeypatch):
-    speedup = fast.apply(model, args, get_config("full", auto_recipe=False), free_bytes=72 * GIB)
+def test_speed_layer_off_changes_nothing_even_with_memory_to_spare(model, args, monkeypatch):
+    speedup = fast.apply(model, args, get_config("full", speed_layer=False), free_bytes=72 * GIB)
     assert speedup.args is args and speedup.callbacks == []
-    assert set(speedup.table["why"]) == {"cfg.auto_recipe is off: the source's value"}
+    assert set(speedup.table["why"]) == {"cfg.speed_layer is off: the source's value"}
     assert fused_lora.installed(model) == 0
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the tiny profile on a CPU: both reasons
     speedup = fast.apply(model, args, get_config("tiny"))
-    assert set(speedup.table["why"]) == {"cfg.auto_recipe is off, and there is no CUDA GPU: the source's value"}
+    assert set(speedup.table["why"]) == {"cfg.speed_layer is off, and there is no CUDA GPU: the source's value"}
 
 
 def test_a_large_card_gets_the_fitted_recipe_and_the_source_args_stay(model, args, monkeypatch):
     """72 GiB free at 2048 (an H100 after loading): 8 x 1 padding-free, checkpointing off, the
     frozen weights kept in FP8 (a GPU with FP8 tensor cores), both compile fixes."""
     monkeypatch.setattr(fast.recipe, "gpu_has_fp8", lambda: True)
-    cfg = get_config("full", max_seq_length=2048)
+    cfg = get_config("full", speed_layer=True, max_seq_length=2048)
     speedup = fast.apply(model, args, cfg, free_bytes=72 * GIB)
     fitted, recipe = speedup.args, speedup.recipe
     assert fitted is not args and type(fitted) is type(args)
@@ -120,7 +120,7 @@ def test_a_large_card_gets_the_fitted_recipe_and_the_source_args_stay(model, arg
     assert table.loc[TOKEN_BUDGET_ENV, ["source", "fitted"]].tolist() == [None, str(recipe.token_budget)]
     assert table.loc["fused_lora", "fitted"] == "1 layer as one operator"
     assert table.loc["frozen weights", "fitted"] == "kept in FP8 while training, products in FP8"
-    assert "12.9 GiB" in table.loc["frozen weights", "why"]
+    assert "6.5 GiB" in table.loc["frozen weights", "why"]  # FP8: one byte a weight
     assert table.loc["pass strides", "fitted"] == "standard strides while training"
     assert "72.0 GiB free: all 8 rows" in table.loc["per_device_train_batch_size", "why"]
     assert (table["source"] != table["fitted"]).all()  # every setting changed, each with its reason
@@ -128,7 +128,7 @@ def test_a_large_card_gets_the_fitted_recipe_and_the_source_args_stay(model, arg
 
 
 def test_a_small_card_keeps_unsloths_checkpointing_and_the_trainers_flag(model, args):
-    speedup = fast.apply(model, args, get_config("full"), free_bytes=16 * GIB)  # 8192, 16 GiB
+    speedup = fast.apply(model, args, get_config("full", speed_layer=True), free_bytes=16 * GIB)  # 8192, 16 GiB
     assert speedup.recipe.use_gradient_checkpointing == "unsloth" and not speedup.recipe.keep_dequantized
     assert speedup.args.gradient_checkpointing is True and speedup.args.per_device_train_batch_size == 8
     assert not hasattr(model, "_unsloth_gradient_checkpointing")  # never switched: get_peft_model's mode stays
@@ -140,7 +140,7 @@ def test_a_small_card_keeps_unsloths_checkpointing_and_the_trainers_flag(model, 
 
 
 def test_too_little_memory_keeps_the_source_recipe_and_says_so(model, args):
-    speedup = fast.apply(model, args, get_config("full"), free_bytes=2 * GIB)
+    speedup = fast.apply(model, args, get_config("full", speed_layer=True), free_bytes=2 * GIB)
     assert speedup.args is args and speedup.recipe.token_budget is None
     table = speedup.table
     for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "padding_free"):
@@ -154,24 +154,24 @@ def test_too_little_memory_keeps_the_source_recipe_and_says_so(model, args):
 def test_the_rows_per_step_are_the_sftconfigs(model, tmp_path):
     args = SFTConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, gradient_accumulation_steps=4,
                      report_to="none")  # not cfg's 2 x 4
-    speedup = fast.apply(model, args, get_config("full", max_seq_length=2048), free_bytes=72 * GIB)
+    speedup = fast.apply(model, args, get_config("full", speed_layer=True, max_seq_length=2048), free_bytes=72 * GIB)
     assert (speedup.args.per_device_train_batch_size, speedup.args.gradient_accumulation_steps) == (16, 1)
 
 
 def test_the_free_memory_is_measured_when_not_given(model, args, monkeypatch):
     monkeypatch.setattr(fast.speedup, "free_gpu_bytes", lambda: 72 * GIB)
-    speedup = fast.apply(model, args, get_config("full", max_seq_length=2048))
+    speedup = fast.apply(model, args, get_config("full", speed_layer=True, max_seq_length=2048))
     assert speedup.recipe.reason.startswith("72.0 GiB free")  # + the LoRA weights on the GPU (none here)
 
 
 def test_a_later_call_takes_its_own_budget_back_but_not_a_users(model, args, monkeypatch):
-    fast.apply(model, args, get_config("full"), free_bytes=72 * GIB)
+    fast.apply(model, args, get_config("full", speed_layer=True), free_bytes=72 * GIB)
     assert TOKEN_BUDGET_ENV in os.environ
-    off = fast.apply(model, args, get_config("full", auto_recipe=False))
+    off = fast.apply(model, args, get_config("full", speed_layer=False))
     assert TOKEN_BUDGET_ENV not in os.environ  # an old budget would split the source's batches
     assert off.table.loc[TOKEN_BUDGET_ENV, "source"] is None
     monkeypatch.setenv(TOKEN_BUDGET_ENV, "5000")
-    off = fast.apply(model, args, get_config("full", auto_recipe=False))
+    off = fast.apply(model, args, get_config("full", speed_layer=False))
     assert os.environ[TOKEN_BUDGET_ENV] == "5000" and off.table.loc[TOKEN_BUDGET_ENV, "fitted"] == "5000"
 
 

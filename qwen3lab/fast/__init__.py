@@ -7,7 +7,7 @@
     speedup.table                            # what it changed: source value, fitted value, why
     trainer = SFTTrainer(model=model, ..., args=args, callbacks=speedup.callbacks)
 
-On a CPU, or with ``cfg.auto_recipe`` off, it changes nothing and its table says so. On a GPU it
+On a CPU, or with ``cfg.speed_layer`` off, it changes nothing and its table says so. On a GPU it
 fits the batch, padding-free batching, gradient checkpointing and Unsloth's token budget to the
 free memory, computes each LoRA layer on a 4-bit weight as one operator, keeps the frozen weights
 dequantized (in FP8) while training where the card has room, and avoids two recompiles of

@@ -237,21 +237,25 @@ class _LoRAOnFP8(torch.autograd.Function):
     in the compiled graph, next to the kernel that wrote them."""
 
     @staticmethod
-    def forward(ctx, x, a, b, wq, ws, wtq, wts):
+    def forward(ctx, x, a, b, wq, ws):
         xq, xs = rowwise_fp8(x.reshape(-1, x.shape[-1]))
         out, xa = qlora_linear_fp8(x, xq, xs, wq, ws, a, b, FP8_FAST_ACCUM in ("forward", "both"))
-        ctx.save_for_backward(x, xa, a, b, wtq, wts)
+        ctx.save_for_backward(x, xa, a, b, wq, ws)
         return out
 
     @staticmethod
     def backward(ctx, grad):
-        x, xa, a, b, wtq, wts = ctx.saved_tensors
+        x, xa, a, b, wq, ws = ctx.saved_tensors
         if ctx.needs_input_grad[0]:
-            gq, gs = rowwise_fp8(grad.reshape(-1, grad.shape[-1]))
+            # dX = G @ W = (G * ws) @ wq: the weight's per-output-channel scales move onto the
+            # gradient's columns, so the one e4m3 copy serves both directions. Its transpose is made
+            # here, for this product only (FP8 products take their second operand column-major).
+            gq, gs = rowwise_fp8(grad.reshape(-1, grad.shape[-1]).float() * ws)
+            wtq, wts = wq.t().contiguous(), ws.new_ones(1, wq.shape[1])
         else:
             gq = gs = wtq = wts = grad.new_empty(0)
         dx, grad_a, grad_b = qlora_linear_fp8_backward(grad, gq, gs, x, xa, wtq, wts, a, b, FP8_FAST_ACCUM == "both")
-        return (dx if ctx.needs_input_grad[0] else None), grad_a, grad_b, None, None, None, None
+        return (dx if ctx.needs_input_grad[0] else None), grad_a, grad_b, None, None
 
 
 # -- PEFT's LoRA Linear4bit ---------------------------------------------------------------------
@@ -259,9 +263,9 @@ class _LoRAOnFP8(torch.autograd.Function):
 #: The non-persistent buffer in which ``keep_dequantized`` keeps a layer's frozen weight in 16 bits.
 DENSE_BUFFER = "qwen3lab_dense_weight"
 #: The non-persistent buffers in which ``keep_dequantized(model, fp8=True)`` keeps it in FP8: the
-#: weight ``[out, in]`` and its scales ``[1, out]`` for the forward, its transpose ``[in, out]`` and
-#: scales ``[1, in]`` for the backward (FP8 products need the second operand column-major).
-FP8_BUFFERS = ("qwen3lab_fp8_weight", "qwen3lab_fp8_scale", "qwen3lab_fp8_weight_t", "qwen3lab_fp8_scale_t")
+#: weight ``[out, in]`` and its per-output-channel scales ``[1, out]``, one byte per weight. The
+#: backward multiplies by its transpose, made for that product only (``_LoRAOnFP8.backward``).
+FP8_BUFFERS = ("qwen3lab_fp8_weight", "qwen3lab_fp8_scale")
 
 
 def eligible(layer) -> bool:
@@ -341,14 +345,14 @@ def fp8_supported(device) -> bool:
 def keep_dequantized(model, fp8: bool = False) -> int:
     """Keep the frozen weight of every installed layer dequantized for as long as training runs:
     the forward and the backward then skip the NF4 dequantize (two per layer and step) and its
-    launches. Costs 2 bytes per frozen weight (``recipe.dequantized_bytes``) until
+    launches. Costs 2 bytes per frozen weight, 1 in FP8 (``recipe.dequantized_bytes``), until
     ``release_dequantized``.
 
     In its compute dtype (``fp8`` False) the values are the ones the dequantize computes each time,
-    so the results are unchanged. With ``fp8`` (``cfg.fp8_frozen``), bf16 layers keep the weight in
-    e4m3 twice, once per output channel for the forward and once per input channel (transposed)
-    for the backward, and their frozen products run in FP8 with the inputs and the gradients
-    scaled per token (``rowwise_fp8``): faster where the GPU has FP8 tensor cores, at a rounding
+    so the results are unchanged. With ``fp8`` (``cfg.fp8_frozen``), bf16 layers keep the weight once in
+    e4m3, scaled per output channel, and their frozen products run in FP8 with the inputs and the
+    gradients scaled per token (``rowwise_fp8``; the backward folds the weight's scales into the
+    gradient's columns): faster where the GPU has FP8 tensor cores, at a rounding
     error of FP8's 3-bit mantissa in those products (docs/benchmarks.md measures the loss).
     Where the GPU has none (``fp8_supported``), a warning, and they are kept in 16 bits.
 
@@ -369,9 +373,8 @@ def keep_dequantized(model, fp8: bool = False) -> int:
                 dense = _dequantize(weight, *_state_tensors(state), *_state_meta(state), state.dtype)
                 if fp8 and state.dtype == torch.bfloat16:
                     wq, ws = rowwise_fp8(dense)
-                    wtq, wts = rowwise_fp8(dense.t())
                     del dense
-                    for name, value in zip(FP8_BUFFERS, (wq, ws.reshape(1, -1), wtq, wts.reshape(1, -1))):
+                    for name, value in zip(FP8_BUFFERS, (wq, ws.reshape(1, -1))):
                         module.register_buffer(name, value.contiguous(), persistent=False)
                 else:
                     module.register_buffer(DENSE_BUFFER, dense.contiguous(), persistent=False)

@@ -4,19 +4,20 @@ The source tutorial's recipe (2 rows x 4 accumulation steps, rows padded per bat
 offloaded gradient checkpointing) is sized for a small card and leaves a large one idle. On a GPU
 with room, it is faster to feed all rows of an optimizer step as one padding-free micro-batch
 and to keep activations instead of recomputing them (loaded with ``FastModel``, whose forward
-Unsloth compiles for such batches: ``cfg.unsloth_loader``). Unsloth can split such a
+Unsloth compiles for such batches: ``cfg.loader``). Unsloth can split such a
 micro-batch into passes of at most ``UNSLOTH_TOKEN_BUDGET`` tokens with an unchanged loss, so the
 budget (not the row count) is what must fit in memory. ``fit_recipe`` computes that budget from the free memory
 and a per-token activation cost, and turns checkpointing on only when a single row of
 ``max_seq_length`` tokens would not fit without it. With ``fused_lora`` it also decides whether the
-frozen weights stay dequantized while training (``Recipe.keep_dequantized``): they cost budget, and a
-step over the budget runs as two passes, so only where the budget left still holds half a step.
+frozen weights stay dequantized while training (``Recipe.keep_dequantized``; in FP8, one byte a
+weight): they cost budget, and a step over the budget runs as two passes, so only where the budget
+left still holds a step of the size measured on the training set (``step_tokens``).
 
 Everything here is pure arithmetic on numbers (``fit_recipe``) except the three small probes of
 GPU 0 at the end; ``speedup.apply`` carries a decision out.
 
 Activation costs were measured on an H100 and an H200 with the Qwen3-8B shape (NF4, LoRA r=32 on
-all seven projections, bf16), for each of Unsloth's loaders (``cfg.unsloth_loader``): see
+all seven projections, bf16), for each of Unsloth's loaders (``cfg.loader``): see
 docs/benchmarks.md. They scale with layers x hidden size for other shapes.
 
 Introduced in 05_lora_training (``qwen3lab.fast``).
@@ -47,7 +48,9 @@ _REFERENCE_SIZE = 36 * 4096  # num_hidden_layers x hidden_size of Qwen3-8B
 
 TOKEN_BUDGET_ENV = "UNSLOTH_TOKEN_BUDGET"
 #: Keep the frozen weights dequantized (cfg.keep_dequantized None) when the token budget left
-#: afterwards still holds this share of a step's rows at max_seq_length in one pass.
+#: afterwards still holds a measured step (``step_tokens``: this quantile of the training set's
+#: steps) in one pass; without a measured step, this share of a step's rows at max_seq_length.
+STEP_QUANTILE = 0.9
 KEEP_DEQUANTIZED_FILL = 0.5
 
 
@@ -66,6 +69,13 @@ class Recipe:
     keep_dequantized: bool = False
     #: keep them in FP8, their products in FP8 (``cfg.fp8_frozen``; only where they are kept)
     fp8_frozen: bool = False
+    #: the GPU bytes the recipe plans to add to what was allocated when it was fitted (training's
+    #: base, the kept weights, the budget's activations): the benchmark sets the measured peak beside it
+    planned_bytes: int | None = None
+    #: the step size the keep decision was made for (tokens)
+    step_size: int | None = None
+    #: the free GPU memory it was fitted to
+    free_bytes: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,37 +95,59 @@ def source_recipe(cfg: Config, reason: str) -> Recipe:
                   cfg.use_gradient_checkpointing, cfg.padding_free, None, reason)
 
 
-def dequantized_bytes(cfg: Config, model_config) -> int:
-    """Bytes of a 16-bit copy of the frozen weights that LoRA targets (``fused_lora.keep_dequantized``):
-    13.9 GB for Qwen3-8B's seven projections; 0 where nothing would be kept (no fused_lora, no
-    4-bit weights, no model config). Introduced in 05_lora_training."""
+def dequantized_bytes(cfg: Config, model_config, fp8: bool = False) -> int:
+    """Bytes of the copy of the frozen weights that LoRA targets that ``fused_lora.keep_dequantized``
+    keeps: 2 per weight in 16 bits (13.9 GB for Qwen3-8B's seven projections), 1 per weight plus a
+    float32 scale per output channel in FP8 (``fp8``); 0 where nothing would be kept (no fused_lora,
+    no 4-bit weights, no model config). Introduced in 05_lora_training."""
     if not (cfg.fused_lora and cfg.load_in_4bit) or model_config is None:
         return 0
     from ..model import projection_shapes
 
     text = model_config.get_text_config() if hasattr(model_config, "get_text_config") else model_config
     shapes = projection_shapes(text)
-    targets = cfg.target_modules or tuple(shapes)
-    return 2 * text.num_hidden_layers * sum(shapes[t][0] * shapes[t][1] for t in targets if t in shapes)
+    targets = [t for t in (cfg.target_modules or tuple(shapes)) if t in shapes]
+    if fp8:  # shapes are (in, out)
+        return text.num_hidden_layers * sum(shapes[t][0] * shapes[t][1] + 4 * shapes[t][1] for t in targets)
+    return 2 * text.num_hidden_layers * sum(shapes[t][0] * shapes[t][1] for t in targets)
 
 
-def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe:
+def step_tokens(lengths, rows: int, max_seq_length: int, quantile: float = STEP_QUANTILE,
+                draws: int = 4096, seed: int = 0) -> int:
+    """Tokens in an optimizer step of ``rows`` rows, from the rows' token ``lengths`` (each cut at
+    ``max_seq_length``, as the trainer cuts them): the ``quantile`` of ``draws`` steps of rows drawn
+    at random, as the trainer's shuffled sampler draws them. Introduced in 05_lora_training."""
+    import numpy as np
+
+    lengths = np.minimum(np.asarray(lengths, dtype=np.int64), max_seq_length)
+    if lengths.size == 0:
+        raise ValueError("step_tokens: no row lengths to measure (an empty training set?)")
+    picks = np.random.default_rng(seed).integers(0, lengths.size, size=(draws, rows))
+    return int(np.quantile(lengths[picks].sum(axis=1), quantile))
+
+
+def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None, step_size: int | None = None) -> Recipe:
     """The fastest recipe that fits ``free_bytes`` of GPU memory, keeping the rows per optimizer step.
 
-    ``None`` free memory (no GPU) or ``cfg.auto_recipe`` off keep the configured recipe.
-    With ``cfg.fused_lora``, the frozen weights are also kept dequantized when checkpointing is off
-    and the budget that is left covers ``KEEP_DEQUANTIZED_FILL`` of a step's rows at full length
+    ``None`` free memory (no GPU) or ``cfg.speed_layer`` off keep the configured recipe.
+    With ``cfg.fused_lora``, the frozen weights are also kept dequantized (in FP8 where
+    ``cfg.fp8_frozen`` and the GPU has FP8 products: one byte a weight) when checkpointing is off
+    and the token budget that is left still holds a step of ``step_size`` tokens in one pass
     (``cfg.keep_dequantized`` None), or whenever a full row still fits (True: the budget pays for
-    it), or never (False).
+    it), or never (False). ``step_size`` is a measured step (``step_tokens`` of the training set's
+    rows); without one, half a step's rows at ``max_seq_length``.
     Introduced in 05_lora_training.
     """
-    if not cfg.auto_recipe or free_bytes is None:
-        return source_recipe(cfg, "as configured (auto_recipe off or no GPU)")
+    if not cfg.speed_layer or free_bytes is None:
+        return source_recipe(cfg, "as configured (speed_layer off or no GPU)")
     rows = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
+    step = step_size if step_size else int(KEEP_DEQUANTIZED_FILL * rows * cfg.max_seq_length)
+    step_note = f"a measured step of {step:,} tokens" if step_size else f"half a step's rows at {cfg.max_seq_length}"
     scale = _scale(model_config)
     usable = HEADROOM * free_bytes - BASE_BYTES * scale
-    dense = dequantized_bytes(cfg, model_config) if cfg.keep_dequantized is not False else 0
-    without, with_ = ACTIVATION_BYTES[cfg.unsloth_loader]
+    fp8 = bool(cfg.fp8_frozen and cfg.keep_dequantized is not False and cfg.fused_lora and gpu_has_fp8())
+    dense = dequantized_bytes(cfg, model_config, fp8) if cfg.keep_dequantized is not False else 0
+    without, with_ = ACTIVATION_BYTES[cfg.loader]
     for checkpointing, per_token in ((False, without), ("unsloth", with_)):
         budget = int(usable / (per_token * scale)) if usable > 0 else 0
         if budget < cfg.max_seq_length:
@@ -123,15 +155,17 @@ def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None) -> Recipe
         kept = int((usable - dense) / (per_token * scale)) if dense else 0
         # by default only without checkpointing: the case measured (docs/benchmarks.md)
         keep = kept >= cfg.max_seq_length and (cfg.keep_dequantized is True or (
-            checkpointing is False and kept >= KEEP_DEQUANTIZED_FILL * rows * cfg.max_seq_length))
+            checkpointing is False and kept >= step))
         what = "off" if checkpointing is False else "Unsloth's (offloaded)"
-        fp8 = keep and cfg.fp8_frozen and gpu_has_fp8()
         kept_note = (f", frozen weights kept dequantized ({dense / GIB:.1f} GiB"
-                     f"{', in FP8, products in FP8' if fp8 else ''})" if keep else "")
+                     f"{', in FP8, products in FP8' if fp8 else ''}; the budget left holds {step_note})"
+                     if keep else "")
         budget = kept if keep else budget
+        planned = int(BASE_BYTES * scale + (dense if keep else 0) + budget * per_token * scale)
         return Recipe(rows, 1, checkpointing, True, budget,
                       f"{free_bytes / GIB:.1f} GiB free: one padding-free micro-batch of {rows} rows per step, "
-                      f"at most {budget:,} tokens per pass, gradient checkpointing {what}{kept_note}", keep, fp8)
+                      f"at most {budget:,} tokens per pass, gradient checkpointing {what}{kept_note}", keep,
+                      keep and fp8, planned, step, free_bytes)
     return source_recipe(cfg, f"only {free_bytes / GIB:.1f} GiB free: not enough for one {cfg.max_seq_length}-token "
                               "row without padding; keeping the configured recipe")
 
@@ -170,4 +204,4 @@ def cap_gpu_memory(gib: float) -> None:
 
 
 __all__ = ["Recipe", "cap_gpu_memory", "dequantized_bytes", "fit_recipe", "free_gpu_bytes",
-           "gpu_has_fp8", "source_recipe"]
+           "gpu_has_fp8", "source_recipe", "step_tokens"]

@@ -5,7 +5,7 @@
     speedup.table                            # every setting considered: source, fitted, why
     trainer = SFTTrainer(..., args=args, callbacks=speedup.callbacks)
 
-With ``cfg.auto_recipe`` off, or without a CUDA GPU, it changes nothing (``args`` is returned as
+With ``cfg.speed_layer`` off, or without a CUDA GPU, it changes nothing (``args`` is returned as
 it came, no callbacks) and the table says why. On a GPU it carries out ``recipe.fit_recipe``'s
 decision: the rows of an optimizer step as one padding-free micro-batch, the token budget handed
 to Unsloth, gradient checkpointing off where a full row fits without it (Unsloth's offloaded
@@ -39,13 +39,13 @@ from transformers import TrainerCallback
 from ..config import Config
 from .compile import StandardStridesPerPass, compile_varlen_dynamic
 from .recipe import (GIB, TOKEN_BUDGET_ENV, Recipe, dequantized_bytes, fit_recipe, free_gpu_bytes,
-                     source_recipe)
+                     source_recipe, step_tokens)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 #: The UNSLOTH_TOKEN_BUDGET value ``apply`` exported last, so that a later call can take it back
-#: (an old budget would otherwise split the source recipe's batches when auto_recipe is turned off).
+#: (an old budget would otherwise split the source recipe's batches when speed_layer is turned off).
 _EXPORTED: list[str | None] = [None]
 
 
@@ -182,8 +182,8 @@ def _frozen_row(cfg: Config, recipe: Recipe, fitted: bool, model_config) -> tupl
     if recipe.keep_dequantized:
         value = ("kept in FP8 while training, products in FP8" if recipe.fp8_frozen else
                  "kept in 16 bits while training")
-        why = (f"{dequantized_bytes(cfg, model_config) / GIB:.1f} GiB out of the token budget: no NF4 "
-               "dequantize in each product")
+        why = (f"{dequantized_bytes(cfg, model_config, recipe.fp8_frozen) / GIB:.1f} GiB out of the token "
+               f"budget, which still holds a step of {recipe.step_size:,} tokens: no NF4 dequantize in each product")
         if cfg.fp8_frozen and not recipe.fp8_frozen:
             why += "; not FP8: this GPU has no FP8 tensor cores (compute capability below 8.9)"
         return "frozen weights", _PER_PRODUCT, value, why
@@ -197,7 +197,7 @@ def _frozen_row(cfg: Config, recipe: Recipe, fitted: bool, model_config) -> tupl
         why = "kept only without gradient checkpointing (the case measured)"
     else:
         why = ("the token budget left would not hold a full row" if cfg.keep_dequantized else
-               "the token budget left would not hold half a step's rows at max_seq_length")
+               f"the token budget left would not hold a step of {recipe.step_size:,} tokens")
     return "frozen weights", _PER_PRODUCT, _PER_PRODUCT, why
 
 
@@ -221,7 +221,28 @@ def _unchanged(args, mode, budget: str | None, why: str) -> list[tuple[str, Any,
     return [(name, value, value, why) for name, value in same]
 
 
-def apply(model, args, cfg: Config, *, free_bytes: int | None = None) -> Speedup:
+def measured_step(dataset, tokenizer, args, cfg: Config, sample: int = 2048) -> int | None:
+    """``recipe.step_tokens`` of ``dataset``: the token lengths of up to ``sample`` of its rows
+    (its ``input_ids`` where it is tokenized, else its text field through ``tokenizer``), as steps
+    of the ``SFTConfig``'s rows. None without a data set. Introduced in 05_lora_training."""
+    if dataset is None:
+        return None
+    import numpy as np
+
+    picked = dataset.select(np.random.default_rng(cfg.seed).permutation(len(dataset))[:sample].tolist())
+    if "input_ids" in picked.column_names:
+        lengths = [len(ids) for ids in picked["input_ids"]]
+    else:
+        if tokenizer is None:
+            raise ValueError("fast.apply(dataset=...) of text rows needs tokenizer=... to count their tokens")
+        field = getattr(args, "dataset_text_field", None) or "text"
+        tokenize = getattr(tokenizer, "tokenizer", tokenizer)  # a processor's own tokenizer
+        lengths = [len(ids) for ids in tokenize(list(picked[field]), add_special_tokens=False)["input_ids"]]
+    rows = args.per_device_train_batch_size * args.gradient_accumulation_steps
+    return step_tokens(lengths, rows, cfg.max_seq_length)
+
+
+def apply(model, args, cfg: Config, *, dataset=None, tokenizer=None, free_bytes: int | None = None) -> Speedup:
     """Fit ``args`` (the source's ``SFTConfig``) and ``model`` (after ``get_peft_model``) to the GPU.
 
     ``free_bytes``: the free GPU memory to fit to; by default GPU 0's, measured now (plus the LoRA
@@ -229,25 +250,28 @@ def apply(model, args, cfg: Config, *, free_bytes: int | None = None) -> Speedup
     without a GPU. Give a number to see what another card would get (the table and the decision
     are the same on any machine; the tests do so on a CPU). The rows per optimizer step are the
     ``SFTConfig``'s (batch x accumulation), kept; the checkpointing mode is the one recorded on the
-    model. Call it once per model, right before ``SFTTrainer(...)``. Introduced in 05_lora_training.
+    model. ``dataset`` (with its ``tokenizer``): the training set, whose measured step size
+    (``measured_step``) decides whether the frozen weights are kept. Call it once per model, right
+    before ``SFTTrainer(...)``. Introduced in 05_lora_training.
     """
     mode = recorded_checkpointing(model, cfg.use_gradient_checkpointing)
     source = cfg.replace(per_device_train_batch_size=args.per_device_train_batch_size,
                          gradient_accumulation_steps=args.gradient_accumulation_steps,
                          use_gradient_checkpointing=mode, padding_free=args.padding_free)
-    if free_bytes is None and cfg.auto_recipe:
+    if free_bytes is None and cfg.speed_layer:
         free_bytes = free_gpu_bytes()
         if free_bytes is not None:
             free_bytes += _adapter_bytes(model)
     before = _take_back_budget()
-    if not cfg.auto_recipe or free_bytes is None:
-        off = [] if cfg.auto_recipe else ["cfg.auto_recipe is off"]
+    if not cfg.speed_layer or free_bytes is None:
+        off = [] if cfg.speed_layer else ["cfg.speed_layer is off"]
         if free_bytes is None and not _cuda():
-            off.append("no CUDA GPU" if cfg.auto_recipe else "there is no CUDA GPU")
+            off.append("no CUDA GPU" if cfg.speed_layer else "there is no CUDA GPU")
         why = ", and ".join(off) + ": the source's value"
         return Speedup(args, _table(_unchanged(args, mode, before, why)), [], source_recipe(source, why))
 
-    recipe = fit_recipe(source, free_bytes, getattr(model, "config", None))
+    recipe = fit_recipe(source, free_bytes, getattr(model, "config", None),
+                        measured_step(dataset, tokenizer, args, cfg))
     changes: dict[str, Any] = {}
     rows = _fit_batch(args, recipe, free_bytes, changes)
     rows += _fit_checkpointing(model, args, cfg, recipe, mode, changes)
@@ -333,4 +357,5 @@ def _fit_kernels(model, cfg: Config, recipe: Recipe, callbacks: list) -> list[tu
                    ("pass strides", _SLICES, _SLICES, "padding-free passes only")]
 
 
-__all__ = ["KeepDequantized", "Speedup", "apply", "recorded_checkpointing", "set_gradient_checkpointing"]
+__all__ = ["KeepDequantized", "Speedup", "apply", "measured_step", "recorded_checkpointing",
+           "set_gradient_checkpointing"]
