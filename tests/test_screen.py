@@ -1,0 +1,68 @@
+"""Guards what a room sees when the tiny profile generates: the random-weight model's replies,
+sampled as the notebooks sample them, never contain a word of the lists below (English and
+Chinese profanity and slurs). The lists live here, apart from the package's screen
+(``qwen3lab.tiny.BENIGN_CHARS``), so the screen is checked against words it was not built from."""
+
+import pytest
+
+from qwen3lab.chat import SAMPLING
+from qwen3lab.config import get_config
+from qwen3lab.tiny import BENIGN_CHARS, build_tiny_model, load_qwen3_tokenizer, screened_token_ids
+
+# Written out only so that the test can look for them.
+ENGLISH = ("fuck", "shit", "bitch", "cunt", "dick", "cock", "pussy", "slut", "whore", "rape", "raping",
+           "rapist", "nigger", "nigga", "fag", "faggot", "retard", "spic", "chink", "kike", "wetback",
+           "tranny", "dyke", "bastard", "asshole", "wank", "twat", "porn", "sex", "nazi", "kill", "hitler")
+CHINESE = ("操", "肏", "屄", "屌", "傻逼", "傻B", "煞笔", "妈的", "他妈", "你妈", "尼玛", "草泥马", "婊子", "贱人",
+           "滚蛋", "去死", "杀了", "强奸", "轮奸", "鸡巴", "阴茎", "阴道", "做爱", "色情", "黄片", "支那", "黑鬼",
+           "白痴", "弱智", "脑残", "智障", "废物", "狗日", "日你", "王八蛋", "混蛋", "贱货", "骚货")
+
+PROMPTS = ("你好，介绍一下你自己。", "Tell me a joke.", "1+1 等于几？", "Write a poem about the sea.")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from transformers import AutoModelForCausalLM
+
+    path = build_tiny_model(get_config("tiny"), tmp_path_factory.mktemp("screen") / "tiny")
+    return AutoModelForCausalLM.from_pretrained(path), load_qwen3_tokenizer()
+
+
+def test_the_screen_allows_only_benign_text_and_the_added_tokens():
+    tokenizer = load_qwen3_tokenizer()
+    screened = set(screened_token_ids(tokenizer))
+    allowed = [i for i in range(len(tokenizer)) if i not in screened]
+    assert 1_000 < len(allowed) < 3_000  # a vocabulary a reply can still be made of
+    assert {tokenizer.eos_token_id, 151_667, 151_668} <= set(allowed)  # <|im_end|>, <think>, </think>
+    texts = tokenizer.batch_decode([[i] for i in allowed if i < tokenizer.vocab_size])
+    assert all(set(text) <= BENIGN_CHARS for text in texts)
+    assert not any(c.isascii() and c.isalpha() for c in BENIGN_CHARS)  # no English word can form
+    for word in CHINESE:  # no listed word inside the characters a reply may use, not even from two tokens
+        assert not set(word) <= BENIGN_CHARS, word
+
+
+def test_2000_sampled_replies_at_the_notebooks_settings_hold_no_listed_word(tiny):
+    """02's and 06's calls: the chat template, thinking on and off, Qwen's sampling for the mode,
+    the tiny profile's reply lengths; 2,000 replies from fixed seeds."""
+    import torch
+
+    model, tokenizer = tiny
+    cfg = get_config("tiny")
+    replies = []
+    for seed in range(10):
+        for enable_thinking in (False, True):
+            texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                                   add_generation_prompt=True, enable_thinking=enable_thinking)
+                     for p in PROMPTS] * 25  # 100 rows
+            batch = tokenizer(texts, return_tensors="pt", padding=True)
+            torch.manual_seed(seed)
+            out = model.generate(**batch, **SAMPLING[enable_thinking], pad_token_id=tokenizer.pad_token_id,
+                                 max_new_tokens=cfg.max_new_tokens_thinking if enable_thinking else cfg.max_new_tokens)
+            replies += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert len(replies) == 2_000 and sum(bool(r.strip()) for r in replies) > 1_500  # they do say something
+    text = "\n".join(replies)
+    found = [w for w in ENGLISH if w in text.lower()] + [w for w in CHINESE if w in text]
+    assert found == []
+    for added in tokenizer.added_tokens_decoder.values():  # <think>, </think>... are not special: kept
+        text = text.replace(added.content, "")
+    assert set(text) <= BENIGN_CHARS  # nothing outside the screen, from any combination of tokens
