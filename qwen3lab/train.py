@@ -225,12 +225,21 @@ def loss_summary(log_history: list[dict[str, Any]], window: int = 5) -> dict[str
 
 
 #: What each logged metric means and the range it is healthy in (the source's table, with ranges).
+#: What the trainer logs each step, as a learner reads it: the key in ``trainer.state.log_history``,
+#: the name SwanLab shows, what it is, and what to watch for. Introduced in 05_lora_training.
 METRICS = {
-    "loss": "cross-entropy on the trained tokens; should fall (ln 151,936 = 11.93 is a uniform guess)",
-    "grad_norm": "norm of the gradient; 0.01-1.0 is healthy, >10 is exploding, <1e-4 is vanishing",
-    "learning_rate": "rises linearly over warmup_steps, then falls linearly to 0",
-    "num_tokens": "tokens seen so far (TRL counts every input token, padding excluded)",
-    "epoch": "passes over the training set so far",
+    "loss": ("train/loss", "计入损失的 token 上的交叉熵",
+             "应当下降；随机权重时约为 ln 151,936 = 11.93（均匀猜测）；降到接近 0 多半是过拟合"),
+    "grad_norm": ("train/grad_norm", "梯度的范数，记的是裁剪（max_grad_norm = 1.0）之前的值",
+                  "0.01 到 1 常见；偶尔一个尖峰无妨，持续大于 10 或出现 NaN 是发散，小于 1e-4 是梯度消失"),
+    "learning_rate": ("train/learning_rate", "这一步用的学习率",
+                      "前 warmup_steps 步线性升到 learning_rate，之后线性降到 0"),
+    "epoch": ("train/epoch", "已经过了几遍训练集（可以是小数）",
+              "30 步 × 8 条远不到一遍：full 配置档约 0.003 遍"),
+    "step": ("train/global_step", "优化器更新了几次（每次用 batch × 累积步数条样本）",
+             "到 max_steps 结束；曲线的横轴"),
+    "num_tokens": ("train/num_tokens", "到这一步为止送进模型的 token 数（TRL 计数，不含填充）",
+                   "每步的增量就是这一步的 token 数"),
 }
 
 

@@ -17,7 +17,7 @@ from datasets import load_from_disk
 
 from conftest import ROOT, load_by_path
 
-CONFIG = "r = 16\neval_reasoning_rows = 3\n"
+CONFIG = "r = 8\neval_reasoning_rows = 3\n"  # 05's exercise 1, as it is written
 TINY = load_by_path("_headless_series_config", ROOT / "qwen3lab" / "config.py").PROFILES["tiny"]
 
 
@@ -44,7 +44,7 @@ def test_the_run_passes_03_to_07_and_says_so(series):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads((home / "notebooks" / "summary.json").read_text())
     assert summary["passed"]
-    assert summary["changed from the profile"] == "eval_reasoning_rows = 3, r = 16"  # the dataclass's order
+    assert summary["changed from the profile"] == "eval_reasoning_rows = 3, r = 8"  # the dataclass's order
     assert [(n["notebook"][:2], n["status"]) for n in summary["notebooks"]] == [
         (nn, "passed") for nn in ("03", "04", "05", "06", "07")]
     # every code cell ran, and each notebook checked something
@@ -59,17 +59,17 @@ def test_the_config_file_reaches_every_kernel(series):
     home, done = series
     assert done.returncode == 0, done.stderr[-3000:]
     # the file changes both values: the profile's are others
-    assert TINY.r != 16 and TINY.eval_reasoning_rows != 3
+    assert TINY.r != 8 and TINY.eval_reasoning_rows != 3
     # 04: three reasoning rows held out instead of the profile's; the chat rows the profile's
     mixed = json.loads((home / "data" / "mixed" / "manifest.json").read_text())
     assert mixed["config"]["eval_reasoning_rows"] == 3
     assert mixed["heldout"] == {"reasoning": 3, "chat": TINY.eval_chat_rows}
     assert load_from_disk(str(home / "data" / "mixed" / "heldout" / "reasoning")).num_rows == 3
-    # 05: the adapter was trained at rank 16, and the notebook printed the count for it
-    assert json.loads((home / "adapter" / "adapter_config.json").read_text())["r"] == 16
+    # 05: the adapter was trained at rank 8, and the notebook printed the count for it
+    assert json.loads((home / "adapter" / "adapter_config.json").read_text())["r"] == 8
     nb = nbformat.read(home / "notebooks" / "05_lora_training.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "this model, r=16: 38,912 trainable" in printed
+    assert "this model, r=8: 19,456 trainable" in printed
     # 07: scored before and after on the three held-out reasoning rows
     with open(home / "eval" / "table.csv", newline="") as f:
         rows = {(r["mode"], r["metric"]): r for r in csv.DictReader(f)}

@@ -144,7 +144,8 @@ def test_loss_summary_and_log_table():
         loss_summary(history, window=6)
     assert list(log_table(history).index) == list(range(1, 11))
     assert logged(history, "grad_norm")[0] == (1, 0.5)
-    assert set(METRICS) >= {"loss", "grad_norm", "learning_rate"} and "10" in METRICS["grad_norm"]
+    assert set(METRICS) >= {"loss", "grad_norm", "learning_rate", "step"} and "10" in METRICS["grad_norm"][2]
+    assert METRICS["step"][0] == "train/global_step" and "裁剪" in METRICS["grad_norm"][1]  # logged before clipping
 
 
 def test_checkpoints_are_listed_in_step_order(tmp_path):
