@@ -23,7 +23,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export UNSLOTH_AUTO_INSTALL := 0
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: help setup run handout test test-unit test-notebooks test-browser chromium test-gpu rehearsal-hub rehearse-cpu lab refresh-outputs bench bench-data train-ddp bench-ddp lock clean
+.PHONY: help setup run handout publish-handout test test-unit test-notebooks test-browser chromium test-gpu rehearsal-hub rehearse-cpu lab refresh-outputs bench bench-data train-ddp bench-ddp lock clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,14 @@ run: $(STAMP) ## execute every notebook in order (PROFILE=tiny|full, CONFIG=my.t
 
 handout: $(STAMP) ## execute the series and write it with every output as notebooks + HTML to <artifacts>/handout
 	$(PY) tools/run_notebooks.py --handout $(NOTEBOOKS)
+
+HANDOUT_HOME := $(CURDIR)/artifacts-handout
+publish-handout: $(STAMP) ## execute the series (tiny profile) and store it with every output in docs/handout/
+	rm -rf $(HANDOUT_HOME)
+	QWEN3LAB_CONFIG= QWEN3LAB_PROFILE=tiny QWEN3LAB_HOME=$(HANDOUT_HOME) $(PY) tools/run_notebooks.py --handout $(NOTEBOOKS)
+	rm -rf docs/handout.tmp && mkdir -p docs/handout.tmp
+	cp $(HANDOUT_HOME)/handout/[0-9][0-9]_*.ipynb docs/handout.tmp/
+	rm -rf docs/handout && mv docs/handout.tmp docs/handout
 
 test: $(STAMP) ## unit tests + every notebook under nbval, tiny profile, CPU
 	rm -rf $(TEST_HOME)

@@ -148,7 +148,8 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
     GPU and RAM use in MiB (None without a GPU, both None when a cell failed). ``on_cell`` is called
     after each of the notebook's code cells, ``log`` told when each starts and ends."""
     import nbformat
-    from jupyter_client import KernelManager
+    from jupyter_client import AsyncKernelManager
+    from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -161,7 +162,11 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
     os.environ.pop("JPY_SESSION_NAME", None)
     # a local kernel over Unix sockets: over TCP, ipykernel 7 warns on every start that the
     # connection is unencrypted (harmless on one machine, and not something a learner can act on)
-    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tempfile.mkdtemp()) / "kernel"))
+    # The asynchronous manager, as nbclient's own default: with the blocking one, nbclient waits for
+    # the kernel's output in a blocking read that never returns once the kernel has died (killed,
+    # out of memory), so neither its liveness check, nor the cell timeout, nor its SIGTERM handler
+    # ever runs again.
+    km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tempfile.mkdtemp()) / "kernel"))
 
     def cell_started(cell, cell_index, **_):
         current.update(index=cell_index)
@@ -188,7 +193,7 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
         if client.kc is not None:  # nbclient leaves a client of our kernel manager running
             client.kc.stop_channels()
         if km.has_kernel:
-            km.shutdown_kernel(now=False)
+            run_sync(km.shutdown_kernel)(now=not run_sync(km.is_alive)())
 
 
 def output_text(cell) -> str:
@@ -213,6 +218,9 @@ def one_line(text: str, width: int = 150) -> str:
 def _error_text(exc: BaseException) -> str:
     if hasattr(exc, "ename"):  # nbclient's CellExecutionError: the kernel's exception
         return f"{exc.ename}: {exc.evalue}"
+    if type(exc).__name__ == "DeadKernelError":  # nbclient's: the kernel process is gone
+        return ("DeadKernelError: the kernel died while this cell ran (killed, or out of memory: "
+                "`dmesg` names the OOM killer); the notebook's later cells did not run")
     first = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {first[0] if first else ''}"
 

@@ -203,3 +203,38 @@ def test_each_notebook_logs_its_cells_as_they_run(runner, tmp_path, env):
     assert re.fullmatch(r"failed in \d+\.\d s: ZeroDivisionError: division by zero", text[-1])
     times = [float(line.split()[0]) for line in lines]
     assert times == sorted(times) and times[-1] >= 0.6
+
+
+def test_a_killed_kernel_is_reported_within_seconds_and_leaves_no_process(tmp_path):
+    """The OOM killer's case: the kernel is SIGKILLed while a cell runs. The runner must say so,
+    naming the notebook and the cell, exit non-zero within 5 s, and leave no process behind (it
+    used to wait for the dead kernel's output forever, deaf to --timeout and to SIGTERM)."""
+    import os
+    import signal
+    import time
+
+    folder, home = tmp_path / "notebooks", tmp_path / "home"
+    folder.mkdir()
+    pid_file = tmp_path / "kernel.pid"
+    _write(folder, "05_sleeps", "print('started')",
+           f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(90)")
+    proc = subprocess.Popen([sys.executable, "-m", "qwen3lab", "run", "--notebooks", str(folder), "--home", str(home),
+                             "--from", "05", "--to", "05", "--timeout", "120", "--no-progress"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        kernel = int(pid_file.read_text())
+        os.kill(kernel, signal.SIGKILL)
+        killed = time.monotonic()
+        out, _ = proc.communicate(timeout=30)
+        took = time.monotonic() - killed
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode != 0 and took < 5, (proc.returncode, took, out[-2000:])
+    assert "05_sleeps.ipynb failed in cell 3 (`import os, time" in out and "the kernel died" in out, out[-2000:]
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError):  # nothing of the run is left: no kernel, no helper
+        os.killpg(proc.pid, 0)
