@@ -316,10 +316,20 @@ def _recover(final: Path) -> None:
                 path.unlink()
 
 
+#: The keys every manifest ``write_manifest`` writes: a ``manifest.json`` without them is not ours.
+MANIFEST_KEYS = frozenset({"what", "inputs", "config", "versions", "created"})
+
+
 def is_stage(path: str | Path) -> bool:
-    """Whether ``path`` is a folder qwen3lab wrote (it holds a ``manifest.json``): only such a folder
-    (or an empty one) is replaced by ``atomic_dir``. Introduced in 00_setup."""
-    return (Path(path) / MANIFEST).is_file()
+    """Whether ``path`` is a folder qwen3lab wrote: it holds a ``manifest.json`` that is a JSON
+    object with the keys ``write_manifest`` writes (another program's ``manifest.json`` is not
+    enough). Only such a folder (or an empty one) is replaced by ``atomic_dir``. Introduced in 00_setup."""
+    file = Path(path) / MANIFEST
+    try:
+        manifest = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable, not JSON, not UTF-8
+        return False
+    return isinstance(manifest, dict) and MANIFEST_KEYS <= manifest.keys()
 
 
 def _check_target(final: Path, replace_unowned: bool) -> None:
@@ -328,7 +338,7 @@ def _check_target(final: Path, replace_unowned: bool) -> None:
                                  f"it. Move it away, or write the stage elsewhere (another {HOME_ENV}).")
     if final.is_dir() and not is_stage(final) and any(final.iterdir()) and not replace_unowned:
         raise UnownedTargetError(
-            f"{final} holds files but no {MANIFEST}, so qwen3lab did not write it and will not replace it "
+            f"{final} holds files but no {MANIFEST} of qwen3lab's, so qwen3lab did not write it and will not replace it "
             f"(its files would be lost). Move them away, choose another {HOME_ENV}, or pass "
             f"replace_unowned=True to replace the folder with everything in it.")
 

@@ -24,7 +24,7 @@ from qwen3lab.config import get_config
 
 def _manifest(folder):
     """What makes a folder a qwen3lab stage."""
-    (folder / "manifest.json").write_text('{"what": "test"}')
+    artifacts.write_manifest(folder, what="test", cfg={})
 
 
 def test_home_env_moves_the_root(home):
@@ -117,6 +117,23 @@ def test_a_folder_of_the_users_is_refused_and_kept(home):
     with atomic_dir(final, replace_unowned=True) as tmp:  # the caller says so
         (tmp / "model.safetensors").write_text("weights")
     assert sorted(p.name for p in final.iterdir()) == ["model.safetensors"]
+
+
+def test_another_programs_manifest_json_does_not_make_a_folder_ours(home):
+    """A user's folder may hold a manifest.json of its own (a web app's, say): it is refused and kept."""
+    final = home / "adapter"
+    final.mkdir(parents=True)
+    (final / "manifest.json").write_text('{"name": "my app"}')
+    (final / "index.html").write_text("<html></html>")
+    for text in ('{"name": "my app"}', "not json", '["what", "inputs"]'):
+        (final / "manifest.json").write_text(text)
+        assert not artifacts.is_stage(final)
+        with pytest.raises(artifacts.UnownedTargetError, match="no manifest.json of qwen3lab's"):
+            with atomic_dir(final) as tmp:
+                (tmp / "adapter_model.safetensors").write_text("weights")
+        assert (final / "index.html").read_text() == "<html></html>"
+    _manifest(final)
+    assert artifacts.is_stage(final)
 
 
 def test_an_empty_folder_or_a_stage_of_ours_is_replaced(home):
