@@ -79,6 +79,8 @@ class _Rule:
 
     test: Callable[[Any], bool]
     says: str
+    #: more words for a value that fails (the closest allowed names)
+    hint: Callable[[Any], str] | None = None
 
 
 def _between(low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False) -> _Rule:
@@ -102,6 +104,32 @@ def _one_of(*choices: Any) -> _Rule:
     # `x in choices` would take 1 for True and 0 for False: compare types too
     return _Rule(lambda v: any(v == c and type(v) is type(c) for c in choices),
                  "one of " + ", ".join(map(repr, choices)))
+
+
+#: transformers 5.17's names (``OptimizerNames``, ``SchedulerType``), written out here because this
+#: module imports nothing heavy; tests/test_config.py checks them against transformers'.
+OPTIMIZERS = ('adamw_torch', 'adamw_torch_fused', 'adamw_torch_xla', 'adamw_torch_npu_fused', 'adafactor',
+              'adamw_anyprecision', 'adamw_torch_4bit', 'adamw_torch_8bit', 'ademamix', 'sgd', 'adagrad',
+              'adamw_bnb_8bit', 'adamw_8bit', 'ademamix_8bit', 'lion_8bit', 'lion_32bit', 'paged_adamw_32bit',
+              'paged_adamw_8bit', 'paged_ademamix_32bit', 'paged_ademamix_8bit', 'paged_lion_32bit',
+              'paged_lion_8bit', 'rmsprop', 'rmsprop_bnb', 'rmsprop_bnb_8bit', 'rmsprop_bnb_32bit', 'galore_adamw',
+              'galore_adamw_8bit', 'galore_adafactor', 'galore_adamw_layerwise', 'galore_adamw_8bit_layerwise',
+              'galore_adafactor_layerwise', 'lomo', 'adalomo', 'grokadamw', 'schedule_free_radam',
+              'schedule_free_adamw', 'schedule_free_sgd', 'apollo_adamw', 'apollo_adamw_layerwise', 'stable_adamw')
+SCHEDULERS = ('linear', 'cosine', 'cosine_with_restarts', 'polynomial', 'constant', 'constant_with_warmup',
+              'inverse_sqrt', 'reduce_lr_on_plateau', 'cosine_with_min_lr', 'cosine_warmup_with_min_lr',
+              'warmup_stable_decay', 'greedy')
+
+
+def _name_in(names: tuple[str, ...], what: str) -> _Rule:
+    """One of ``names``; a value that fails is told the closest names, since the list is long."""
+    import difflib
+
+    def closest(v: Any) -> str:
+        near = difflib.get_close_matches(str(v), names, n=3, cutoff=0.5)
+        return f" (closest: {', '.join(map(repr, near))})" if near else ""
+
+    return _Rule(lambda v: v in names, f"one of {what}", closest)
 
 
 def _is_names(v: Any) -> bool:
@@ -185,9 +213,11 @@ class Config:
     max_steps: int = _f(30, "optimizer steps to train (instead of epochs)", allowed=_at_least(1))
     learning_rate: float = _f(2e-4, "peak learning rate", float, int, allowed=_between(0, 1, low_open=True))
     logging_steps: int = _f(1, "log loss, grad_norm and learning rate every this many steps", allowed=_at_least(1))
-    optim: str = _f("adamw_8bit", "optimizer: adamw_8bit keeps AdamW's state in 8 bits (bitsandbytes)", allowed=_NAME)
+    optim: str = _f("adamw_8bit", "optimizer: adamw_8bit keeps AdamW's state in 8 bits (bitsandbytes)",
+                    allowed=_name_in(OPTIMIZERS, "transformers' optimizer names (OptimizerNames)"))
     weight_decay: float = _f(0.01, "weight decay on the LoRA weights", float, int, allowed=_between(0, 1))
-    lr_scheduler_type: str = _f("linear", "learning-rate schedule after the warmup", allowed=_NAME)
+    lr_scheduler_type: str = _f("linear", "learning-rate schedule after the warmup",
+                                allowed=_name_in(SCHEDULERS, "transformers' schedules (SchedulerType)"))
     seed: int = _f(3407, "seed of data order and dropout", allowed=_SEED)
     save_steps: int = _f(10, "write a checkpoint every this many steps (to resume from)", allowed=_at_least(1))
     report_to: str = _f("swanlab", "where the trainer logs: swanlab or none", allowed=_one_of("swanlab", "none"))
@@ -334,7 +364,7 @@ def _check_value(f: dataclasses.Field, value: Any) -> None:
         raise ConfigValueError((f.name,), value, f"has type {type(value).__name__}; expected {_type_name(types)}"
                                f"{_type_hint(types)}", rule.says)
     if value is not None and not rule.test(value):
-        raise ConfigValueError((f.name,), value, f"must be {rule.says}")
+        raise ConfigValueError((f.name,), value, f"must be {rule.says}{rule.hint(value) if rule.hint else ''}")
 
 
 def _validate(cfg: Config) -> None:
@@ -402,8 +432,15 @@ def _from_file(path: str) -> dict[str, Any]:
     file = Path(path).expanduser()
     if not file.is_file():
         raise ConfigError(f"${CONFIG_ENV}={path}: no such file (a TOML file of `field = value` lines)")
+    raw = file.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise ConfigError(f"{file} starts with a byte-order mark (an editor's 'UTF-8 with BOM'), which TOML does "
+                          "not allow: save it as plain UTF-8")
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file} is not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}): "
+                          "save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file} is not valid TOML: {exc}") from exc
     nested = sorted(k for k, v in data.items() if isinstance(v, dict))

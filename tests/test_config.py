@@ -239,3 +239,31 @@ def test_the_package_s_other_variables_are_not_taken_for_unknown_fields(monkeypa
 
     monkeypatch.setenv(CONVERTER_ENV, "/opt/llama.cpp")
     assert get_config("tiny").profile == "tiny"
+
+
+def test_optimizer_and_schedule_names_are_transformers_own_and_typos_are_refused_early():
+    from transformers.trainer_utils import SchedulerType
+    from transformers.training_args import OptimizerNames
+
+    from qwen3lab.config import OPTIMIZERS, SCHEDULERS, ConfigError
+
+    # the lists the config checks against are transformers' (this fails when transformers changes them)
+    assert OPTIMIZERS == tuple(o.value for o in OptimizerNames)
+    assert SCHEDULERS == tuple(s.value for s in SchedulerType)
+    with pytest.raises(ConfigError, match=r"optim.*adamw_9bit.*closest: 'adamw_8bit'"):
+        get_config("tiny", optim="adamw_9bit")
+    with pytest.raises(ConfigError, match=r"lr_scheduler_type.*linaer.*closest: 'linear'"):
+        get_config("tiny", lr_scheduler_type="linaer")
+    assert get_config("tiny", optim="paged_adamw_8bit", lr_scheduler_type="cosine").optim == "paged_adamw_8bit"
+
+
+def test_a_toml_file_with_a_bom_or_not_in_utf8_is_refused_naming_the_file(tmp_path, monkeypatch):
+    from qwen3lab.config import ConfigError
+
+    for name, raw, says in (("bom.toml", b"\xef\xbb\xbfr = 8\n", "byte-order mark"),
+                            ("latin1.toml", "max_steps = 3 # caf\xe9\n".encode("latin-1"), "not UTF-8")):
+        path = tmp_path / name
+        path.write_bytes(raw)
+        monkeypatch.setenv("QWEN3LAB_CONFIG", str(path))
+        with pytest.raises(ConfigError, match=f"{path}.*{says}"):
+            get_config()
