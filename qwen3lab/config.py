@@ -96,8 +96,12 @@ def _between(low: float, high: float | None = None, *, low_open: bool = False, h
     return _Rule(test, f"a number {ends}")
 
 
-def _at_least(low: int) -> _Rule:
-    return _Rule(lambda v: v >= low, "a positive integer" if low == 1 else f"an integer >= {low}")
+def _at_least(low: int, high: int | None = None) -> _Rule:
+    """An integer from ``low`` (to ``high``: a value past any machine's reach is a typo, refused now
+    rather than as an out-of-memory error minutes later)."""
+    if high is None:
+        return _Rule(lambda v: v >= low, "a positive integer" if low == 1 else f"an integer >= {low}")
+    return _Rule(lambda v: low <= v <= high, f"an integer from {low} to {high:,}")
 
 
 def _one_of(*choices: Any) -> _Rule:
@@ -163,7 +167,7 @@ class Config:
                          allowed=_NAME)
     max_seq_length: int = _f(1024, "longest sequence in tokens; activation memory grows with it (attention's "
                                    "scores, which flash attention does not keep, would grow with its square)",
-                             allowed=_at_least(1))
+                             allowed=_at_least(1, 1048576))
     load_in_4bit: bool = _f(True, "load the linear layers as 4-bit NF4 (QLoRA): about a quarter of 16-bit memory")
     unsloth_loader: str | None = _f(None, "Unsloth's loader class: FastLanguageModel (the source's) or FastModel; "
                                           "None = FastModel with speed_layer on, else FastLanguageModel",
@@ -188,11 +192,11 @@ class Config:
     eval_chat_rows: int = _f(200, "chat rows 04 holds out of the mix for 07's evaluation (never trained on)",
                              allowed=_at_least(1))
     dataset_num_proc: int | None = _f(None, "processes for tokenizing in SFTTrainer (SFTConfig's); None = the "
-                                            "library's default", int, type(None), allowed=_at_least(1))
+                                            "library's default", int, type(None), allowed=_at_least(1, 256))
 
     # -- LoRA: FastLanguageModel.get_peft_model --------------------------------------------------
-    r: int = _f(32, "LoRA rank: the width of the low-rank update; more rank, more parameters", allowed=_at_least(1))
-    lora_alpha: int = _f(32, "LoRA scale: the update is multiplied by lora_alpha / r", allowed=_at_least(1))
+    r: int = _f(32, "LoRA rank: the width of the low-rank update; more rank, more parameters", allowed=_at_least(1, 4096))
+    lora_alpha: int = _f(32, "LoRA scale: the update is multiplied by lora_alpha / r", allowed=_at_least(1, 65536))
     lora_dropout: float = _f(0.0, "dropout on the LoRA branch's input; 0 is what Unsloth optimizes", float, int,
                              allowed=_between(0, 1, high_open=True))
     bias: str = _f("none", "which biases to train: none, all or lora_only", allowed=_one_of("none", "all", "lora_only"))
@@ -206,11 +210,11 @@ class Config:
     use_rslora: bool = _f(False, "rank-stabilized LoRA: scale by lora_alpha / sqrt(r) instead of / r")
 
     # -- training: trl.SFTConfig -----------------------------------------------------------------
-    per_device_train_batch_size: int = _f(2, "rows per forward/backward pass on each device", allowed=_at_least(1))
+    per_device_train_batch_size: int = _f(2, "rows per forward/backward pass on each device", allowed=_at_least(1, 4096))
     gradient_accumulation_steps: int = _f(4, "passes whose gradients are summed before one optimizer step",
                                           allowed=_at_least(1))
     warmup_steps: int = _f(5, "steps over which the learning rate rises from 0 to learning_rate", allowed=_at_least(0))
-    max_steps: int = _f(30, "optimizer steps to train (instead of epochs)", allowed=_at_least(1))
+    max_steps: int = _f(30, "optimizer steps to train (instead of epochs)", allowed=_at_least(1, 10000000))
     learning_rate: float = _f(2e-4, "peak learning rate", float, int, allowed=_between(0, 1, low_open=True))
     logging_steps: int = _f(1, "log loss, grad_norm and learning rate every this many steps", allowed=_at_least(1))
     optim: str = _f("adamw_8bit", "optimizer: adamw_8bit keeps AdamW's state in 8 bits (bitsandbytes)",
@@ -256,12 +260,12 @@ class Config:
                                         allowed=_at_least(1))
 
     # -- tiny model shape (only when model_name is the tiny name) -------------------------------
-    tiny_hidden_size: int = _f(64, "tiny model: hidden size", allowed=_at_least(1))
-    tiny_intermediate_size: int = _f(192, "tiny model: MLP width", allowed=_at_least(1))
-    tiny_num_hidden_layers: int = _f(2, "tiny model: decoder layers", allowed=_at_least(1))
-    tiny_num_attention_heads: int = _f(4, "tiny model: query heads", allowed=_at_least(1))
-    tiny_num_key_value_heads: int = _f(2, "tiny model: key/value heads (grouped-query attention)", allowed=_at_least(1))
-    tiny_head_dim: int = _f(16, "tiny model: size of each head", allowed=_at_least(2))
+    tiny_hidden_size: int = _f(64, "tiny model: hidden size", allowed=_at_least(1, 8192))
+    tiny_intermediate_size: int = _f(192, "tiny model: MLP width", allowed=_at_least(1, 32768))
+    tiny_num_hidden_layers: int = _f(2, "tiny model: decoder layers", allowed=_at_least(1, 128))
+    tiny_num_attention_heads: int = _f(4, "tiny model: query heads", allowed=_at_least(1, 128))
+    tiny_num_key_value_heads: int = _f(2, "tiny model: key/value heads (grouped-query attention)", allowed=_at_least(1, 128))
+    tiny_head_dim: int = _f(16, "tiny model: size of each head", allowed=_at_least(2, 512))
 
     def __post_init__(self) -> None:
         for name in _tuple_fields():  # a TOML or JSON list is kept as a tuple

@@ -218,7 +218,7 @@ def test_keywords_replace_and_a_saved_config_name_their_source(tmp_path):
         Config(seed="abc")
     saved = tmp_path / "config.json"
     saved.write_text('{"r": 0}')
-    with pytest.raises(ConfigError, match=rf"r=0 must be a positive integer \(from {saved}\)"):
+    with pytest.raises(ConfigError, match=rf"r=0 must be an integer from 1 to 4,096 \(from {saved}\)"):
         Config.load(saved)
     saved.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="expected an object of config fields"):
@@ -267,3 +267,12 @@ def test_a_toml_file_with_a_bom_or_not_in_utf8_is_refused_naming_the_file(tmp_pa
         monkeypatch.setenv("QWEN3LAB_CONFIG", str(path))
         with pytest.raises(ConfigError, match=f"{path}.*{says}"):
             get_config()
+
+
+@pytest.mark.parametrize("field, value", [("r", 10**30), ("tiny_hidden_size", 200_000), ("dataset_num_proc", 100_000),
+                                          ("max_seq_length", 10**9)])
+def test_values_past_any_machines_reach_are_refused_naming_the_range(field, value):
+    from qwen3lab.config import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"{field}.*an integer from 1 to"):
+        get_config("tiny", **{field: value})

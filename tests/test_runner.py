@@ -62,7 +62,7 @@ def test_from_and_to_pick_notebooks_by_number(runner, notebooks):
 @pytest.mark.parametrize("line, says", [
     ("rr = 16", r"unknown config key\(s\) 'rr' \(did you mean 'r'\?\) in .*my.toml"),
     ('r = "big"', r"config field r='big' has type str; expected int .*\(from .*my.toml\)"),
-    ("r = -1", r"config field r=-1 must be a positive integer \(from .*my.toml\)"),
+    ("r = -1", r"config field r=-1 must be an integer from 1 to 4,096 \(from .*my.toml\)"),
 ])
 def test_a_bad_config_file_is_refused_before_any_kernel_starts(runner, notebooks, env, tmp_path, monkeypatch,
                                                              capsys, line, says):
