@@ -141,3 +141,22 @@ def test_role_counts_of_a_set_without_conversations():
     with pytest.raises(q.DataError, match="no 'conversations' column"):
         q.role_counts(Dataset.from_dict({"text": ["x"]}))
     assert q.role_counts([[turn("user", "u"), turn("assistant", "a")], None]) == {"user": 1, "assistant": 1}
+
+
+def test_sharegpt_rows_that_standardize_sharegpt_cannot_convert_are_named_before_it_runs():
+    """Bring-your-own chat data with null rows or an unknown role: standardize_sharegpt raises a bare
+    TypeError or KeyError naming no row; check_sharegpt names each row, turn and the fix."""
+    from datasets import Dataset
+
+    from qwen3lab.data.validate import DataError, check_sharegpt
+
+    good = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]
+    assert check_sharegpt(Dataset.from_list([{"conversations": good}] * 3)) == 3
+    rows = [{"conversations": good}, {"conversations": None}, {"conversations": [None]},
+            {"conversations": [{"from": "bot", "value": "x"}]}, {"conversations": [{"from": "gpt", "value": 7}]}]
+    with pytest.raises(DataError) as err:
+        check_sharegpt(rows)
+    message = str(err.value)
+    assert "row 1: conversations is None" in message and "row 2, turn 0: None lacks 'from' or 'value'" in message
+    assert "row 3, turn 0: role 'from' = 'bot'" in message and "row 4, turn 0: 'value' is int" in message
+    assert "row 0" not in message and "dataset.filter" in message

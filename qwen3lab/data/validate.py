@@ -188,4 +188,40 @@ def role_counts(dataset, key: str | None = None) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-__all__ = ["FIXES", "ROLES", "DataError", "Problem", "ValidationReport", "role_counts", "validate_conversations"]
+#: The ShareGPT role names Unsloth 2026.10.9's ``standardize_sharegpt`` maps (to system, user, assistant).
+SHAREGPT_ROLES = ("system", "human", "user", "input", "gpt", "assistant", "output")
+
+
+def check_sharegpt(dataset, limit: int = 5) -> int:
+    """Refuse ShareGPT rows that ``standardize_sharegpt`` would fail on with an error naming no row:
+    a ``conversations`` that is null or not a list, a turn that is null or lacks ``from``/``value``,
+    a ``value`` that is not text, a role it does not map. Raises ``DataError`` naming the first
+    ``limit`` rows, their field and the fix; returns the number of rows checked. Run it before
+    ``standardize_sharegpt``. Introduced in 03_dataset_cleaning."""
+    bad: list[str] = []
+    rows = _conversations(dataset, ("from", "value"))
+    for i, conversation in enumerate(rows):
+        if not isinstance(conversation, list) or not conversation:
+            bad.append(f"row {i}: conversations is {conversation!r}, not a list of turns")
+            continue
+        for j, turn in enumerate(conversation):
+            if not isinstance(turn, dict) or turn.get("from") is None or turn.get("value") is None:
+                bad.append(f"row {i}, turn {j}: {turn!r} lacks 'from' or 'value'")
+            elif turn["from"] not in SHAREGPT_ROLES:
+                bad.append(f"row {i}, turn {j}: role 'from' = {turn['from']!r}, which standardize_sharegpt does "
+                           f"not map (it knows {', '.join(SHAREGPT_ROLES)})")
+            elif not isinstance(turn["value"], str):
+                bad.append(f"row {i}, turn {j}: 'value' is {type(turn['value']).__name__}, not text")
+            else:
+                continue
+            break
+        if len(bad) >= limit:
+            break
+    if bad:
+        raise DataError("ShareGPT rows standardize_sharegpt cannot convert: " + "; ".join(bad)
+                        + ". Drop these rows (dataset.filter) or fix them in the source data.")
+    return len(rows)
+
+
+__all__ = ["FIXES", "ROLES", "SHAREGPT_ROLES", "DataError", "Problem", "ValidationReport", "check_sharegpt",
+           "role_counts", "validate_conversations"]
