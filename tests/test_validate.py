@@ -152,8 +152,7 @@ def test_sharegpt_rows_that_standardize_sharegpt_cannot_convert_are_named_before
 
     good = [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]
     assert check_sharegpt(Dataset.from_list([{"conversations": good}] * 3)) == 3
-    rows = [{"conversations": good}, {"conversations": None}, {"conversations": [None]},
-            {"conversations": [{"from": "bot", "value": "x"}]}, {"conversations": [{"from": "gpt", "value": 7}]}]
+    rows = [good, None, [None], [{"from": "bot", "value": "x"}], [{"from": "gpt", "value": 7}]]  # conversations
     with pytest.raises(DataError) as err:
         check_sharegpt(rows)
     message = str(err.value)
