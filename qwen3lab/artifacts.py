@@ -208,21 +208,28 @@ def relocate(folder: str | Path) -> list[str]:
     (for the tiny profile, ``<root>/models/tiny-qwen3``), and Unsloth's and PEFT's loaders read it
     from there: after the root is copied to another place or machine, that path is gone and
     loading fails with ``OSError: Repo id must be in the form ...``. A stored path that no longer
-    exists and lies in a stage's folder is rewritten to the same place under the current root.
+    lies in a stage's folder of another root (gone, or still there: a copied root must read its own
+    copy, not the original's) is rewritten to the same place under the current root.
     Returns one line per change (also printed). Called by ``require``; introduced in 06_saving_and_chat.
     """
     changes = []
     for name, keys in _PATH_KEYS.items():
         for file in sorted(Path(folder).rglob(name)):
             data = _read_json(file)
-            moved = {k: str(new) for k in keys if isinstance(data.get(k), str) and os.path.isabs(data[k])
-                     and not os.path.exists(data[k]) and (new := _under_root(data[k])) is not None}
-            for key, new in moved.items():
-                if not os.path.exists(new):
-                    raise MissingArtifactError(f"{file} names {key}={data[key]!r}, which is not on this machine, and "
+            moved = {}
+            for key in keys:
+                stored = data.get(key)
+                new = _under_root(stored) if isinstance(stored, str) and os.path.isabs(stored) else None
+                if new is None or os.path.realpath(stored) == os.path.realpath(new):
+                    continue  # not a stage path, or already this root's
+                if os.path.exists(new):  # moved, or copied: this root's own copy, not the other root's
+                    moved[key] = str(new)
+                elif not os.path.exists(stored):
+                    raise MissingArtifactError(f"{file} names {key}={stored!r}, which is not on this machine, and "
                                                f"its place under this artifacts root, {new}, is empty too: run "
                                                f"{_writer(Path(new))} first")
-                changes.append(f"{file}: {key} {data[key]} -> {new} (the artifacts root moved)")
+            for key, new in moved.items():
+                changes.append(f"{file}: {key} {data[key]} -> {new} (the artifacts root was moved or copied)")
                 data[key] = new
             if moved:
                 atomic_write_text(file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

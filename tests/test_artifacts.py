@@ -333,13 +333,28 @@ def _adapter_on_tiny(root):
     (root / "adapter" / "adapter_config.json").write_text(json.dumps(config))
 
 
+def test_a_copied_root_reads_its_own_base_model_not_the_originals(tmp_path, monkeypatch, capsys):
+    """`cp -a rootB rootC`, then rootB's tiny model rebuilt with another shape: rootC's adapter must
+    name rootC's tiny model, which is the one it was trained on."""
+    _adapter_on_tiny(tmp_path / "b")
+    shutil.copytree(tmp_path / "b", tmp_path / "c")
+    monkeypatch.setenv("QWEN3LAB_HOME", str(tmp_path / "c"))
+    config = json.loads((require("adapter") / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(tmp_path / "c" / "models" / "tiny-qwen3")
+    assert "the artifacts root was moved or copied" in capsys.readouterr().out
+    monkeypatch.setenv("QWEN3LAB_HOME", str(tmp_path / "b"))  # the original keeps its own
+    config = json.loads((require("adapter") / "adapter_config.json").read_text())
+    assert config["base_model_name_or_path"] == str(tmp_path / "b" / "models" / "tiny-qwen3")
+    assert capsys.readouterr().out == ""
+
+
 def test_a_moved_root_repoints_the_adapters_base_model(tmp_path, monkeypatch, capsys):
     _adapter_on_tiny(tmp_path / "old")
     shutil.move(tmp_path / "old", tmp_path / "new")
     monkeypatch.setenv("QWEN3LAB_HOME", str(tmp_path / "new"))
     config = json.loads((require("adapter") / "adapter_config.json").read_text())
     assert config == {"base_model_name_or_path": str(tmp_path / "new" / "models" / "tiny-qwen3"), "r": 8}
-    assert "the artifacts root moved" in capsys.readouterr().out
+    assert "the artifacts root was moved or copied" in capsys.readouterr().out
     require("adapter")  # once re-pointed, nothing more to do
     assert capsys.readouterr().out == ""
 

@@ -61,5 +61,5 @@ def test_an_adapter_loads_after_its_artifacts_root_moved(tiny, monkeypatch, caps
     reloaded, _ = FastLanguageModel.from_pretrained(model_name=str(adapter_dir), max_seq_length=256, dtype=None,
                                                     load_in_4bit=cfg.load_in_4bit)
     assert hasattr(reloaded, "peft_config")
-    assert "the artifacts root moved" in capsys.readouterr().out
+    assert "the artifacts root was moved or copied" in capsys.readouterr().out
     assert q.read_manifest("adapter")["inputs"] == {"run": "runs/lora"}
