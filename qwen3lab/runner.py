@@ -518,12 +518,18 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--notebooks", type=Path, metavar="DIR", help="the folder of the series (default: the "
                      "checkout's notebooks/)")
     run.add_argument("--handout", action="store_true", help="also write notebooks + HTML to <artifacts>/handout")
-    run.add_argument("--timeout", type=int, default=1800, metavar="S", help="seconds per cell (default 1800)")
+    run.add_argument("--timeout", type=_seconds, default=1800, metavar="S", help="seconds per cell (default 1800)")
     run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bars over the notebooks and their cells (default: on a terminal only)")
     run.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="notebooks at once where none needs another "
                      "(01 and 02 beside 03, 07 beside 06; default 1: the series' order)")
     return top
+
+
+def _seconds(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--timeout takes a whole number of seconds per cell, 1 or more, not {text!r}")
+    return int(text)
 
 
 def _jobs(text: str) -> int:
@@ -542,6 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         if value is not None:  # absolute: each kernel starts in the notebook's folder
             os.environ[env] = str(value.expanduser().resolve()) if isinstance(value, Path) else value
     try:
+        if args.home is not None and args.home.expanduser().exists() and not args.home.expanduser().is_dir():
+            raise ValueError(f"--home {args.home} is a file; the artifacts root must be a folder (or not exist yet)")
         root = args.notebooks or (artifacts.project_root() or Path.cwd()) / "notebooks"
         paths = select(series(root), args.first, args.last)
         cfg, header = checked_config()
@@ -563,7 +571,7 @@ def files_main(argv: list[str] | None = None) -> int:
     cli.add_argument("notebooks", nargs="+", type=Path)
     cli.add_argument("--refresh", action="store_true", help="store checked outputs back into the sources")
     cli.add_argument("--handout", action="store_true", help="also write notebooks + HTML to <artifacts>/handout")
-    cli.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    cli.add_argument("--timeout", type=_seconds, default=1800, help="seconds per cell")
     cli.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bars (default: on a terminal only)")
     cli.add_argument("--jobs", type=_jobs, default=1, help="notebooks at once where none needs another")

@@ -238,3 +238,13 @@ def test_a_killed_kernel_is_reported_within_seconds_and_leaves_no_process(tmp_pa
     time.sleep(0.5)
     with pytest.raises(ProcessLookupError):  # nothing of the run is left: no kernel, no helper
         os.killpg(proc.pid, 0)
+
+
+def test_a_negative_timeout_or_a_file_as_home_is_refused_before_any_kernel(runner, notebooks, env, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        runner.main(["run", "--notebooks", str(notebooks), "--timeout", "-5"])
+    assert exit_.value.code == 2 and "--timeout takes a whole number of seconds" in capsys.readouterr().err
+    a_file = tmp_path / "home.txt"
+    a_file.write_text("not a folder")
+    assert runner.main(["run", "--notebooks", str(notebooks), "--home", str(a_file), "--no-progress"]) == 2
+    assert f"--home {a_file} is a file" in capsys.readouterr().err
