@@ -30,8 +30,8 @@ _CONTROL_TOKEN = re.compile(r"<\|[a-z_]+\|>")
 
 #: What each tensor a tokenizer returns means (for ``batch_table``).
 TENSOR_MEANINGS = {
-    "input_ids": "token ids, one row per conversation; padding is pad_token_id",
-    "attention_mask": "1 = a real token the model attends to, 0 = padding to ignore",
+    "input_ids": "token id，每个对话一行；填充的位置是 pad_token_id",
+    "attention_mask": "1 = 模型要看的真实 token，0 = 要忽略的填充",
 }
 
 
@@ -39,9 +39,9 @@ def batch_table(batch) -> "pd.DataFrame":
     """One row per tensor of a tokenized batch: its shape, dtype and meaning. Introduced in 02_chat_templates."""
     import pandas as pd
 
-    rows = [{"tensor": name, "shape": tuple(value.shape), "dtype": str(value.dtype).replace("torch.", ""),
-             "meaning": TENSOR_MEANINGS.get(name, "")} for name, value in batch.items()]
-    return pd.DataFrame(rows).set_index("tensor")
+    rows = [{"张量": name, "shape": tuple(value.shape), "dtype": str(value.dtype).replace("torch.", ""),
+             "含义": TENSOR_MEANINGS.get(name, "")} for name, value in batch.items()]
+    return pd.DataFrame(rows).set_index("张量")
 
 
 def token_table(tokenizer, batch, row: int = 0) -> "pd.DataFrame":

@@ -168,7 +168,8 @@ class Config:
     max_seq_length: int = _f(1024, "longest sequence in tokens; activation memory grows with it (attention's "
                                    "scores, which flash attention does not keep, would grow with its square)",
                              allowed=_at_least(1, 1048576))
-    load_in_4bit: bool = _f(True, "load the linear layers as 4-bit NF4 (QLoRA): about a quarter of 16-bit memory")
+    load_in_4bit: bool = _f(True, "load the linear layers as 4-bit NF4 (QLoRA): a quarter of their 16-bit size "
+                                  "(the whole 8B: about 6 GB of 16)")
     unsloth_loader: str | None = _f(None, "Unsloth's loader class: FastLanguageModel (the source's) or FastModel; "
                                           "None = FastModel with speed_layer on, else FastLanguageModel",
                                     str, type(None), allowed=_one_of("FastLanguageModel", "FastModel"))
@@ -502,18 +503,21 @@ def get_config(profile: str | None = None, **overrides: Any) -> Config:
 
 def show(cfg: Config, *names: str):
     """The fields ``names`` (all when none are given) with their values and one-line meanings, as a
-    table: the first cell of each notebook shows the fields it uses. Introduced in 00_setup."""
+    table for a learner (columns in Chinese, meanings from ``config_zh``; the English ones are
+    ``field_help``): the first cell of each notebook shows the fields it uses. Introduced in 00_setup."""
     import pandas as pd
+
+    from .config_zh import FIELD_HELP_ZH
 
     names = names or tuple(field_names())
     _check_known(names, "show()")
     default = PROFILES["tiny"] if cfg.profile not in PROFILES else PROFILES[cfg.profile]
-    rows = [{"field": n, "value": _short(getattr(cfg, n)),
-             "changed": "*" if getattr(cfg, n) != getattr(default, n) else "", "meaning": field_help(n)}
+    rows = [{"字段": n, "取值": _short(getattr(cfg, n)),
+             "改过": "*" if getattr(cfg, n) != getattr(default, n) else "", "含义": FIELD_HELP_ZH[n]}
             for n in names]
-    table = pd.DataFrame(rows).set_index("field")
-    if not table["changed"].any():
-        table = table.drop(columns="changed")
+    table = pd.DataFrame(rows).set_index("字段")
+    if not table["改过"].any():
+        table = table.drop(columns="改过")
     return table
 
 

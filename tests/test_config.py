@@ -47,13 +47,16 @@ def test_every_field_has_a_one_line_meaning():
         text = field_help(name)
         assert text and "\n" not in text, name
     table = show(PROFILES["full"], "r", "learning_rate")
-    assert list(table.index) == ["r", "learning_rate"] and "rank" in table.loc["r", "meaning"]
-    assert "changed" not in table.columns  # nothing differs from the profile
+    assert list(table.index) == ["r", "learning_rate"] and "秩" in table.loc["r", "含义"]  # for the room, in Chinese
+    assert "改过" not in table.columns  # nothing differs from the profile
+    from qwen3lab.config_zh import FIELD_HELP_ZH
+
+    assert list(FIELD_HELP_ZH) == field_names() and all(FIELD_HELP_ZH.values())  # every field, in order
 
 
 def test_show_marks_changed_fields_and_refuses_unknown_ones():
     table = show(get_config(r=8), "r", "lora_alpha")
-    assert table.loc["r", "changed"] == "*" and table.loc["lora_alpha", "changed"] == ""
+    assert table.loc["r", "改过"] == "*" and table.loc["lora_alpha", "改过"] == ""
     with pytest.raises(ConfigError, match="lora_rank"):
         show(get_config(), "lora_rank")
 
