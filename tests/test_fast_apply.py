@@ -193,3 +193,29 @@ def test_the_mode_apply_records_is_the_one_unsloths_trainer_reads():
         assert "model._unsloth_gradient_checkpointing = use_gradient_checkpointing" in (models / loader).read_text()
     # the config's own flag: turned off for a model recorded False only while it holds TRL's default
     assert "honour_gradient_checkpointing_off(args, model)" in rl
+
+
+def test_the_training_sets_measured_step_decides_whether_the_weights_are_kept(model, args, monkeypatch):
+    """fast.apply(dataset=, tokenizer=) counts the rows' tokens and keeps the FP8 weights only where
+    the budget left holds such a step: short rows on 132.8 GiB (an H200) keep them; rows at full
+    length on 73 GiB (an 80 GB card) do not."""
+    from datasets import Dataset
+
+    from qwen3lab.fast.recipe import step_tokens
+    from qwen3lab.tiny import load_qwen3_tokenizer
+
+    monkeypatch.setattr(fast.recipe, "gpu_has_fp8", lambda: True)
+    tokenizer = load_qwen3_tokenizer()
+    texts = [("一个问题和它的回答。" * n) for n in range(50, 550, 10)]  # 50 rows of about 500 to 5,500 tokens
+    dataset = Dataset.from_dict({"text": texts})
+    cfg = get_config("full", speed_layer=True)
+    short = fast.apply(model, args, cfg, dataset=dataset, tokenizer=tokenizer, free_bytes=int(132.8 * GIB)).recipe
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    expected = step_tokens(lengths, 8, cfg.max_seq_length)  # every row measured (fewer than 2,048), drawn in another order
+    assert abs(short.step_size - expected) < 0.05 * expected, (short.step_size, expected)
+    assert short.keep_dequantized and short.fp8_frozen
+    full = Dataset.from_dict({"text": ["字" * 9000] * 20})  # every row cut at 8192: steps of 65,536 tokens
+    long = fast.apply(model, args, cfg, dataset=full, tokenizer=tokenizer, free_bytes=73 * GIB).recipe
+    assert long.step_size == 8 * 8192 and not long.keep_dequantized
+    with pytest.raises(ValueError, match="needs tokenizer"):
+        fast.apply(model, args, cfg, dataset=dataset, free_bytes=73 * GIB)
