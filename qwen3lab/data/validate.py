@@ -20,6 +20,9 @@ from dataclasses import dataclass, field
 ROLES = ("system", "user", "assistant")
 
 #: What to do about each kind of problem, printed with the report.
+#: The strings Qwen3's chat template writes around turns: inside a turn's text they forge a turn.
+CONTROL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
+
 FIXES: dict[str, str] = {
     "null_conversation": "the row has no conversation (None): drop it",
     "empty_conversation": "the conversation has no turns: drop it",
@@ -28,6 +31,8 @@ FIXES: dict[str, str] = {
     "null_content": "content is None: drop the row or fill the turn in",
     "non_string_content": "content is not a string: convert it with str() or drop the row",
     "empty_content": "content is empty or whitespace only: drop the row or fill the turn in",
+    "special_token": "content holds a chat-template control token: the template would read a fake turn "
+                     "into it (and the loss mask train on it); drop the row or remove the token",
     "system_not_first": "a system turn after the first turn: move it to the front or drop the row",
     "first_not_user": "the first turn after the system prompt is not the user's: drop the row",
     "repeated_role": "two turns in a row by the same role: merge them or drop the row",
@@ -146,6 +151,9 @@ def _row_problems(row: int, conversation) -> list[Problem]:
         elif not content.strip():
             found.append(Problem(row, f"{where}.content", "empty_content",
                                  "is empty" if content == "" else f"is whitespace only ({content!r:.40})"))
+        elif any(token in content for token in CONTROL_TOKENS):
+            at, token = min((content.index(t), t) for t in CONTROL_TOKENS if t in content)
+            found.append(Problem(row, f"{where}.content", "special_token", f"holds {token} at character {at}"))
         if role == "system" and i > 0:
             found.append(Problem(row, f"{where}.role", "system_not_first", f"system turn at position {i}"))
         elif role == "assistant" and (i == 0 or (i == 1 and previous == "system")):
