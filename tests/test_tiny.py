@@ -73,3 +73,12 @@ def test_cached_model_is_reused_and_rebuilt_when_shape_changes(tmp_path):
     assert (out / "model.safetensors").stat().st_mtime_ns == stamp
     build_tiny_model(cfg.replace(tiny_num_hidden_layers=3), out)
     assert json.loads((out / "config.json").read_text())["num_hidden_layers"] == 3
+
+
+def test_a_cut_cached_config_rebuilds_the_model_instead_of_a_bare_json_error(tmp_path):
+    cfg = get_config("tiny")
+    out = build_tiny_model(cfg, tmp_path / "m")
+    whole = (out / "config.json").read_text()
+    (out / "config.json").write_text(whole[: len(whole) // 2])  # cut, as a full disk or a kill leaves it
+    assert build_tiny_model(cfg, out) == out
+    assert json.loads((out / "config.json").read_text()) == json.loads(whole)
