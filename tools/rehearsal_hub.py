@@ -7,7 +7,7 @@
 Then ``HF_HOME=<that folder> HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 make run PROFILE=full`` runs the
 unchanged full profile with no network: a GPU CI runner, or a workshop host rehearsing a machine.
 
-What it writes under ``$HF_HOME`` (the layouts of ../shared/rehearsal-facts.md):
+What it writes under ``$HF_HOME`` (the layouts the Hub gives these repos):
 
 - ``hub/models--unsloth--Qwen3-8B-unsloth-bnb-4bit``: the pre-quantized checkpoint: config.json in
   transformers 4.51's format with its ``quantization_config`` (NF4, double quantization, bf16
