@@ -5,13 +5,15 @@
 #      and the Liger peer (l), the same rows and steps for each;
 #   2. notebook 05 itself with the speed layer on (QWEN3LAB_SPEED_LAYER=true), on the full profile's
 #      rehearsal hub (03 and 04 run on the CPU while step 1 runs), for its own trained tokens/s;
-#   3. the benchmark and notebook 05 under fast.cap_gpu_memory: 79 GiB (an 80 GB card), then 24 and 16.
+#   3. notebook 05 under fast.cap_gpu_memory 24 and 16 GiB (and 79, an 80 GB card, on a bigger card),
+#      then the benchmark under the same caps.
 #
 #   bash tools/gpu_session/perf.sh            # from the repo root, wheels in .whl/ (docs/gpu.md)
 #   bash tools/gpu_session/poll.sh 300        # follow it; results in /tmp/logs/perf, packed by poll
 #
 # WORK (default /tmp) holds the copy of the tree, the benchmark's model and data and the artifacts;
-# HF_HOME (default /dev/shm/qwen3lab-hf) the rehearsal hub. STEPS (default 8) benchmark steps a recipe.
+# HF_HOME (default /dev/shm/qwen3lab-hf) the rehearsal hub. STEPS (default 20) benchmark steps a recipe, WARMUP
+# (default 8) of them left out of the timing (at 8192 the first step split in two passes recompiles).
 set -u
 . "$(dirname "$0")/common.sh"
 begin_session
@@ -25,11 +27,11 @@ print("torch", torch.__version__, "transformers", transformers.__version__, "trl
 echo "exit 0 (no tiny series in a performance run)" > /tmp/logs/tiny.log
 rm -rf "$work/proj-perf" && cp -r . "$work/proj-perf"
 cd "$work/proj-perf" && setsid nohup env PYTHONPATH=/tmp/site:$work/proj-perf PYTHONUNBUFFERED=1 WORK="$work" \
-  HF_HOME="$hub" STEPS="${STEPS:-8}" bash -c '
+  HF_HOME="$hub" STEPS="${STEPS:-20}" WARMUP="${WARMUP:-8}" bash -c '
   trap '"'"'echo "exit $?"'"'"' EXIT
   R=/tmp/logs/perf; mkdir -p $R; home=$WORK/q-perf/artifacts
   bench() { local tag=$1; shift
-    python3 benchmarks/bench_train.py --steps $STEPS --model-dir /dev/shm/qwen3-8b-shape --logs $R/logs \
+    python3 benchmarks/bench_train.py --steps $STEPS --warmup $WARMUP --model-dir /dev/shm/qwen3-8b-shape --logs $R/logs \
       --out $R/$tag.json "$@" > $R/$tag.txt 2>&1; echo "bench $tag: exit $? at $(( $(date +%s) - $(cat /tmp/t0) )) s"; }
   nb05() { local tag=$1; shift
     env "$@" QWEN3LAB_PROFILE=full QWEN3LAB_SPEED_LAYER=true HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \
@@ -38,21 +40,24 @@ cd "$work/proj-perf" && setsid nohup env PYTHONPATH=/tmp/site:$work/proj-perf PY
     cp $home/notebooks/05_lora_training.ipynb $R/05-$tag.ipynb 2>/dev/null
     cp $home/notebooks/summary.md $R/05-$tag-summary.md 2>/dev/null
     grep -ho "[0-9,]* trained tokens/s over all of them, [0-9,]* after the first 3[^\"]*" $R/05-$tag.ipynb | head -n 1
+    grep -ho "after the first 8: [0-9,]* trained tokens/s" $R/05-$tag.ipynb | head -n 1
     grep -ho "peak [0-9.]* GiB = [^\"]*" $R/05-$tag.ipynb | head -n 1; }
   python3 tools/rehearsal_hub.py --hf-home "$HF_HOME" --shape full > $R/hub.log 2>&1; echo "hub: exit $? at $(( $(date +%s) - $(cat /tmp/t0) )) s"
   ( env QWEN3LAB_PROFILE=full HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 QWEN3LAB_HOME=$home \
       python3 tools/run_notebooks.py --no-progress notebooks/03_*.ipynb notebooks/04_*.ipynb > $R/03-04.log 2>&1
     echo "03-04: exit $? at $(( $(date +%s) - $(cat /tmp/t0) )) s" ) &
   data=$!
-  bench seq8192 --recipes b,c,l
+  bench seq8192 --recipes c,b,l
   wait $data
   nb05 nocap
-  bench seq8192-cap79 --memory-cap-gib 79 --recipes c,b
-  nb05 cap79 QWEN3LAB_GPU_MEMORY_CAP_GIB=79
-  bench seq8192-cap24 --memory-cap-gib 24 --recipes c,b
-  bench seq8192-cap16 --memory-cap-gib 16 --recipes c,b
   nb05 cap24 QWEN3LAB_GPU_MEMORY_CAP_GIB=24
   nb05 cap16 QWEN3LAB_GPU_MEMORY_CAP_GIB=16
+  if [ "$(nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits | head -n 1)" -gt 90000 ]; then
+    nb05 cap79 QWEN3LAB_GPU_MEMORY_CAP_GIB=79   # an 80 GB card on a bigger one
+    bench seq8192-cap79 --memory-cap-gib 79 --recipes c,b
+  fi
+  bench seq8192-cap24 --memory-cap-gib 24 --recipes c,b
+  bench seq8192-cap16 --memory-cap-gib 16 --recipes c,b
 ' > /tmp/logs/full.log 2>&1 < /dev/null &
 start_monitor 15
 echo "performance run started at $(date -u +%T)"
