@@ -307,22 +307,6 @@ def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
     return None
 
 
-def fresh_optimizer(trainer) -> None:
-    """Make the next ``trainer.train(resume_from_checkpoint=...)`` in this process build its optimizer
-    and schedule anew from the checkpoint, as a new process would.
-
-    A workaround for resuming in the same process (notebook 05 interrupts and resumes its own run):
-    transformers 5.17 creates an optimizer only when ``trainer.optimizer`` is None, so the second
-    ``train()`` keeps the first call's, while resuming reloads the adapter through PEFT's
-    ``load_adapter``, which puts new LoRA parameters (float32, where Unsloth trained bfloat16 ones on
-    a CPU) into the model. The kept optimizer then steps the old tensors and the resumed steps change
-    no weight the model uses (on the tiny model, a 6-step run resumed after step 3: checkpoint-3 and the
-    final adapter were identical).
-    Found while training data-parallel (issue 20). Introduced in 05_lora_training."""
-    trainer.optimizer = None
-    trainer.lr_scheduler = None
-
-
 def stop_after(step: int):
     """A ``TrainerCallback`` that ends training after global step ``step`` (once that step's
     checkpoint, if due, is saved): an interruption, to show how a run resumes. The learning-rate
@@ -340,5 +324,5 @@ def stop_after(step: int):
 
 
 __all__ = ["EMPTY_THINK", "INSTRUCTION_PART", "METRICS", "NoTrainableTokensError", "RESPONSE_PART", "checkpoints",
-           "fresh_optimizer", "label_spans", "last_complete_checkpoint", "log_table", "logged", "loss_summary", "masked_example",
+           "label_spans", "last_complete_checkpoint", "log_table", "logged", "loss_summary", "masked_example",
            "require_trainable", "rows_loss", "stop_after", "trained_tokens"]

@@ -172,5 +172,48 @@ def use_cached_merge_base(model) -> str | None:
     return folder
 
 
-__all__ = ["DEFAULT_SWANLAB_PROJECT", "finish_swanlab", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice",
+def keep_adapter_dtype(trainer) -> None:
+    """Make ``trainer.train(resume_from_checkpoint=...)`` keep the LoRA weights in the dtype they
+    were trained in.
+
+    transformers 5.17's ``Trainer._load_from_checkpoint`` reloads a PEFT adapter with
+    ``model.load_adapter(checkpoint, ..., is_trainable=True)``, and PEFT 0.21's ``load_adapter``
+    defaults to ``autocast_adapter_dtype=True``, which casts bfloat16 and float16 adapter weights to
+    float32. A resumed run then trains float32 LoRA weights where the uninterrupted one trained
+    bfloat16 ones: its losses drift from the uninterrupted run's (1.2e-4 at a loss of 11.7 on the
+    tiny model) and the adapter it saves is twice the size. This wraps the trainer's
+    ``_load_from_checkpoint`` to cast each trainable parameter back to its dtype before the load.
+    Seen with transformers 5.17.0 and PEFT 0.21.2 (``peft/peft_model.py``, ``load_adapter``);
+    ``tests/test_train.py`` fails once upstream keeps the dtype (the wrapper then changes nothing).
+    Introduced in 05_lora_training."""
+    load = trainer._load_from_checkpoint
+
+    def load_keeping_dtype(resume_from_checkpoint, model=None):
+        target = model if model is not None else trainer.model
+        dtypes = {name: p.dtype for name, p in target.named_parameters() if p.requires_grad}
+        load(resume_from_checkpoint, model)
+        for name, p in target.named_parameters():
+            if name in dtypes and p.dtype != dtypes[name]:
+                p.data = p.data.to(dtypes[name])
+
+    trainer._load_from_checkpoint = load_keeping_dtype
+
+
+def fresh_optimizer(trainer) -> None:
+    """Make the next ``trainer.train(resume_from_checkpoint=...)`` in this process build its optimizer
+    and schedule anew from the checkpoint, as a new process would.
+
+    A workaround for resuming in the same process (notebook 05 interrupts and resumes its own run):
+    transformers 5.17 creates an optimizer only when ``trainer.optimizer`` is None, so the second
+    ``train()`` keeps the first call's, while resuming reloads the adapter through PEFT's
+    ``load_adapter``, which puts new LoRA parameter tensors into the model. The kept optimizer then
+    steps the old tensors and the resumed steps change no weight the model uses.
+    Seen with transformers 5.17.0 (``Trainer._inner_training_loop``); ``tests/test_train.py``
+    (``test_a_run_resumed_in_the_same_process_trains_the_reloaded_adapter``) tests it.
+    Introduced in 05_lora_training."""
+    trainer.optimizer = None
+    trainer.lr_scheduler = None
+
+
+__all__ = ["DEFAULT_SWANLAB_PROJECT", "finish_swanlab", "fresh_optimizer", "keep_adapter_dtype", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice",
            "start_swanlab", "use_cached_merge_base"]

@@ -69,7 +69,7 @@ def test_the_config_file_reaches_every_kernel(series):
     assert json.loads((home / "adapter" / "adapter_config.json").read_text())["r"] == 8
     nb = nbformat.read(home / "notebooks" / "05_lora_training.ipynb", as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
-    assert "this model, r=8: 19,456 trainable" in printed
+    assert "本模型，r=8：可训练 19,456" in printed
     # 07: scored before and after on the three held-out reasoning rows
     with open(home / "eval" / "table.csv", newline="") as f:
         rows = {(r["mode"], r["metric"]): r for r in csv.DictReader(f)}

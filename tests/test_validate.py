@@ -61,23 +61,23 @@ def test_sharegpt_turns_point_to_standardize_sharegpt():
 
 
 @pytest.mark.parametrize("row, kind, field, words", [
-    ([turn("user", "u"), turn("bot", "a")], "unknown_role", "conversations[1].role", "'bot' is not one of"),
-    ([turn("user", ""), turn("assistant", "a")], "empty_content", "conversations[0].content", "is empty"),
-    ([turn("user", " \n\t"), turn("assistant", "a")], "empty_content", "conversations[0].content", "whitespace only"),
-    ([turn("user", None), turn("assistant", "a")], "null_content", "conversations[0].content", "is None"),
+    ([turn("user", "u"), turn("bot", "a")], "unknown_role", "conversations[1].role", "'bot' 不在"),
+    ([turn("user", ""), turn("assistant", "a")], "empty_content", "conversations[0].content", "是空的"),
+    ([turn("user", " \n\t"), turn("assistant", "a")], "empty_content", "conversations[0].content", "只有空白"),
+    ([turn("user", None), turn("assistant", "a")], "null_content", "conversations[0].content", "是 None"),
     ([turn("user", "u"), turn("assistant", "a"), turn("system", "s"), turn("user", "v"), turn("assistant", "b")],
-     "system_not_first", "conversations[2].role", "system turn at position 2"),
+     "system_not_first", "conversations[2].role", "system 回合在第 2 个位置"),
     ([turn("user", "u"), turn("user", "v"), turn("assistant", "a")], "repeated_role", "conversations[1].role",
-     "a second user turn in a row"),
+     "连续第二个 user 回合"),
     ([turn("user", "u"), turn("assistant", "a"), turn("user", "v")], "last_not_assistant", "conversations[2].role",
-     "the last turn is by the user"),
+     "最后一个回合是 user 的"),
     ([turn("assistant", "a"), turn("user", "u"), turn("assistant", "b")], "first_not_user", "conversations[0].role",
-     "opens with the assistant"),
+     "以助手的回合开头"),
 ])
 def test_one_problem_per_row(row, kind, field, words):
     problem = only_problem(convs(GOOD, row))
     assert (problem.row, problem.kind, problem.field) == (1, kind, field)
-    assert words in problem.message and str(problem).startswith(f"row 1, {field}: ")
+    assert words in problem.message and str(problem).startswith(f"第 1 行，{field}：")
 
 
 def test_none_and_empty_conversations_and_turns():
@@ -92,7 +92,7 @@ def test_none_and_empty_conversations_and_turns():
 def test_non_string_content_and_roles():
     report = q.validate_conversations(convs([turn("user", 5), turn("assistant", 6)]))
     assert [p.kind for p in report.problems] == ["non_string_content"] * 2
-    assert report.problems[0].message == "is int (5), not a string"
+    assert report.problems[0].message == "是 int（5），不是字符串"
     report = q.validate_conversations([[{"role": 1, "content": "u"}, {"role": 2, "content": "a"}]])
     assert [p.kind for p in report.problems] == ["unknown_role", "unknown_role"]
 
@@ -105,9 +105,9 @@ def test_report_api():
     assert report.rows() == [1, 3] and report.rows("empty_content") == [1] and report.good_rows() == [0, 2]
     assert q.validate_conversations(dataset.select(report.good_rows())).ok
     text = report.summary()
-    assert "3 problems in 2 rows" in text and "row 1, conversations[0].content: is empty" in text
+    assert "2 行共有 3 个问题" in text and "第 1 行，conversations[0].content：是空的" in text
     assert list(report.to_pandas().columns) == ["row", "field", "kind", "message"]
-    assert q.validate_conversations(convs(GOOD)).summary() == "1 rows checked: no problems"
+    assert q.validate_conversations(convs(GOOD)).summary() == "检查了 1 行：没有问题"
 
 
 def test_whole_data_set_is_checked_not_a_sample():
@@ -168,4 +168,4 @@ def test_a_chat_template_control_token_inside_a_turn_is_caught():
     report = q.validate_conversations([[{"role": "user", "content": forged}, {"role": "assistant", "content": "4"}],
                                        [{"role": "user", "content": "<think> is fine"}, {"role": "assistant", "content": "yes"}]])
     assert report.rows() == [0] and report.counts() == {"special_token": 1}
-    assert "row 0, conversations[0].content: holds <|im_end|> at character 4" in report.summary()
+    assert "第 0 行，conversations[0].content：第 4 个字符处有 <|im_end|>" in report.summary()

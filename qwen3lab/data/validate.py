@@ -19,24 +19,24 @@ from dataclasses import dataclass, field
 #: The roles a training conversation may use (the Qwen3 template also knows "tool"; our data does not).
 ROLES = ("system", "user", "assistant")
 
-#: What to do about each kind of problem, printed with the report.
+#: What to do about each kind of problem, printed with the report (in Chinese, as a learner reads it).
 #: The strings Qwen3's chat template writes around turns: inside a turn's text they forge a turn.
 CONTROL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 
 FIXES: dict[str, str] = {
-    "null_conversation": "the row has no conversation (None): drop it",
-    "empty_conversation": "the conversation has no turns: drop it",
-    "null_turn": "a turn is None: drop the row",
-    "unknown_role": f"a role outside {list(ROLES)}: map it (standardize_sharegpt's aliases) or drop the row",
-    "null_content": "content is None: drop the row or fill the turn in",
-    "non_string_content": "content is not a string: convert it with str() or drop the row",
-    "empty_content": "content is empty or whitespace only: drop the row or fill the turn in",
-    "special_token": "content holds a chat-template control token: the template would read a fake turn "
-                     "into it (and the loss mask train on it); drop the row or remove the token",
-    "system_not_first": "a system turn after the first turn: move it to the front or drop the row",
-    "first_not_user": "the first turn after the system prompt is not the user's: drop the row",
-    "repeated_role": "two turns in a row by the same role: merge them or drop the row",
-    "last_not_assistant": "the conversation does not end with the assistant's answer: drop the last turn or the row",
+    "null_conversation": "这一行没有对话（None）：删掉这一行",
+    "empty_conversation": "对话一个回合也没有：删掉这一行",
+    "null_turn": "某个回合是 None：删掉这一行",
+    "unknown_role": f"角色不在 {list(ROLES)} 之中：按 standardize_sharegpt 的别名映射过去，或删掉这一行",
+    "null_content": "content 是 None：删掉这一行，或补上这个回合的内容",
+    "non_string_content": "content 不是字符串：用 str() 转换，或删掉这一行",
+    "empty_content": "content 为空或只有空白：删掉这一行，或补上这个回合的内容",
+    "special_token": "content 里有对话模板的控制符：模板会把它读成一个伪造的回合（损失掩码也会在上面训练）；"
+                     "删掉这一行，或去掉这个控制符",
+    "system_not_first": "system 回合不在最前面：把它移到开头，或删掉这一行",
+    "first_not_user": "system 提示之后的第一个回合不是用户的：删掉这一行",
+    "repeated_role": "同一个角色连续说了两个回合：合并它们，或删掉这一行",
+    "last_not_assistant": "对话不是以助手的回答结束：删掉最后一个回合，或删掉这一行",
 }
 
 
@@ -57,7 +57,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"row {self.row}, {self.field}: {self.message}"
+        return f"第 {self.row} 行，{self.field}：{self.message}"
 
 
 @dataclass
@@ -93,13 +93,14 @@ class ValidationReport:
     def summary(self, limit: int = 10) -> str:
         """A table (kind, problems, rows, what to do) and the first ``limit`` problems."""
         if self.ok:
-            return f"{self.n_rows} rows checked: no problems"
-        lines = [f"{self.n_rows} rows checked: {len(self.problems)} problems in {len(self.rows())} rows"]
+            return f"检查了 {self.n_rows} 行：没有问题"
+        lines = [f"检查了 {self.n_rows} 行：{len(self.rows())} 行共有 {len(self.problems)} 个问题",
+                 f"  {'类别':<18}{'问题数':>5}{'行数':>6}  怎么办"]
         for kind, n in self.counts().items():
-            lines.append(f"  {kind:<20} {n:>6} problems {len(self.rows(kind)):>6} rows  -> {FIXES[kind]}")
+            lines.append(f"  {kind:<20}{n:>8}{len(self.rows(kind)):>8}  {FIXES[kind]}")
         lines += [f"  {p}" for p in self.problems[:limit]]
         if len(self.problems) > limit:
-            lines.append(f"  ... and {len(self.problems) - limit} more (report.to_pandas() lists them all)")
+            lines.append(f"  ……还有 {len(self.problems) - limit} 个（report.to_pandas() 列出全部）")
         return "\n".join(lines)
 
     __str__ = summary
@@ -129,39 +130,39 @@ def _conversations(dataset, keys: tuple[str, str]):
 
 def _row_problems(row: int, conversation) -> list[Problem]:
     if conversation is None:
-        return [Problem(row, "conversations", "null_conversation", "is None")]
+        return [Problem(row, "conversations", "null_conversation", "是 None")]
     if len(conversation) == 0:
-        return [Problem(row, "conversations", "empty_conversation", "has no turns")]
+        return [Problem(row, "conversations", "empty_conversation", "一个回合也没有")]
     found, previous = [], None
     for i, turn in enumerate(conversation):
         where = f"conversations[{i}]"
         if not isinstance(turn, dict):
-            what = "is None" if turn is None else f"is {turn!r:.40}, not a turn"
+            what = "是 None" if turn is None else f"是 {turn!r:.40}，不是一个回合"
             found.append(Problem(row, where, "null_turn", what))
             previous = None
             continue
         role, content = turn.get("role"), turn.get("content")
         if role not in ROLES:
-            found.append(Problem(row, f"{where}.role", "unknown_role", f"{role!r:.40} is not one of {list(ROLES)}"))
+            found.append(Problem(row, f"{where}.role", "unknown_role", f"{role!r:.40} 不在 {list(ROLES)} 之中"))
         if content is None:
-            found.append(Problem(row, f"{where}.content", "null_content", "is None"))
+            found.append(Problem(row, f"{where}.content", "null_content", "是 None"))
         elif not isinstance(content, str):
             found.append(Problem(row, f"{where}.content", "non_string_content",
-                                 f"is {type(content).__name__} ({content!r:.40}), not a string"))
+                                 f"是 {type(content).__name__}（{content!r:.40}），不是字符串"))
         elif not content.strip():
             found.append(Problem(row, f"{where}.content", "empty_content",
-                                 "is empty" if content == "" else f"is whitespace only ({content!r:.40})"))
+                                 "是空的" if content == "" else f"只有空白（{content!r:.40}）"))
         elif any(token in content for token in CONTROL_TOKENS):
             at, token = min((content.index(t), t) for t in CONTROL_TOKENS if t in content)
-            found.append(Problem(row, f"{where}.content", "special_token", f"holds {token} at character {at}"))
+            found.append(Problem(row, f"{where}.content", "special_token", f"第 {at} 个字符处有 {token}"))
         if role == "system" and i > 0:
-            found.append(Problem(row, f"{where}.role", "system_not_first", f"system turn at position {i}"))
+            found.append(Problem(row, f"{where}.role", "system_not_first", f"system 回合在第 {i} 个位置"))
         elif role == "assistant" and (i == 0 or (i == 1 and previous == "system")):
-            found.append(Problem(row, f"{where}.role", "first_not_user", "the conversation opens with the assistant"))
+            found.append(Problem(row, f"{where}.role", "first_not_user", "对话以助手的回合开头"))
         elif role in ROLES and role != "system" and role == previous:
-            found.append(Problem(row, f"{where}.role", "repeated_role", f"a second {role} turn in a row"))
+            found.append(Problem(row, f"{where}.role", "repeated_role", f"连续第二个 {role} 回合"))
         if i == len(conversation) - 1 and role in ROLES and role != "assistant":
-            found.append(Problem(row, f"{where}.role", "last_not_assistant", f"the last turn is by the {role}"))
+            found.append(Problem(row, f"{where}.role", "last_not_assistant", f"最后一个回合是 {role} 的"))
         previous = role
     return found
 

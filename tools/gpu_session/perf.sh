@@ -39,9 +39,9 @@ cd "$work/proj-perf" && setsid nohup env PYTHONPATH=/tmp/site:$work/proj-perf PY
     echo "05 $tag: exit $? at $(( $(date +%s) - $(cat /tmp/t0) )) s"
     cp $home/notebooks/05_lora_training.ipynb $R/05-$tag.ipynb 2>/dev/null
     cp $home/notebooks/summary.md $R/05-$tag-summary.md 2>/dev/null
-    grep -ho "[0-9,]* trained tokens/s over all of them, [0-9,]* after the first 3[^\"]*" $R/05-$tag.ipynb | head -n 1
-    grep -ho "after the first 8: [0-9,]* trained tokens/s" $R/05-$tag.ipynb | head -n 1
-    grep -ho "peak [0-9.]* GiB = [^\"]*" $R/05-$tag.ipynb | head -n 1; }
+    grep -ho "[0-9]* 步：全部算在内每秒训练 [^\"]*" $R/05-$tag.ipynb | head -n 1
+    grep -ho "去掉前 8 步：每秒训练 [0-9,]* 个 token" $R/05-$tag.ipynb | head -n 1
+    grep -ho "峰值 [0-9.]* GiB = [^\"]*" $R/05-$tag.ipynb | head -n 1; }
   python3 tools/rehearsal_hub.py --hf-home "$HF_HOME" --shape full > $R/hub.log 2>&1; echo "hub: exit $? at $(( $(date +%s) - $(cat /tmp/t0) )) s"
   ( env QWEN3LAB_PROFILE=full HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 QWEN3LAB_HOME=$home \
       python3 tools/run_notebooks.py --no-progress notebooks/03_*.ipynb notebooks/04_*.ipynb > $R/03-04.log 2>&1
