@@ -323,6 +323,34 @@ def logit_comparison(reference: "torch.Tensor", **candidates: "torch.Tensor") ->
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-__all__ = ["CONVERTER_ENV", "ConverterNotFound", "F16_ULPS", "capture_llama_log", "converter_dirs",
+def suppressed_logits(model_dir: str | Path):
+    """The model's ``generation_config.suppress_tokens`` as a llama-cpp-python ``LogitsProcessorList``
+    (``logits_processor=`` of ``create_completion`` / ``create_chat_completion``), or None when it
+    suppresses nothing.
+
+    transformers' ``generate`` applies ``suppress_tokens`` by itself; llama.cpp never reads
+    ``generation_config.json``, so the tiny model's screen (02_chat_templates: only benign
+    characters on a projector) would be lost in the GGUF without this. The full profile's models
+    suppress nothing: None, and generation is llama.cpp's own. Introduced in 08_export."""
+    import json
+
+    import numpy as np
+
+    config = Path(model_dir) / "generation_config.json"
+    ids = json.loads(config.read_text()).get("suppress_tokens") if config.is_file() else None
+    if not ids:
+        return None
+    from llama_cpp import LogitsProcessorList
+
+    banned = np.asarray(ids, dtype=np.int64)
+
+    def suppress(input_ids, scores):
+        scores[banned[banned < scores.shape[-1]]] = -np.inf
+        return scores
+
+    return LogitsProcessorList([suppress])
+
+
+__all__ = ["CONVERTER_ENV", "ConverterNotFound", "F16_ULPS", "capture_llama_log", "converter_dirs", "suppressed_logits",
            "find_converter", "gguf_metadata", "gguf_probe_logits", "gguf_table", "gguf_tensors", "gguf_tolerance",
            "llama_cpp_version", "logit_comparison", "patch_gguf_qwen3_head_dim", "type_counts"]

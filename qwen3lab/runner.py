@@ -27,11 +27,14 @@ them) that every kernel would inherit.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import html
 import importlib.util
 import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -142,6 +145,56 @@ class CellLog:
         self.file.close()
 
 
+# Run by a process of its own session: once the runner is gone (its parent changes), however it went,
+# SIGKILL included, kill the kernel's process group, which holds what the kernel forked (SwanLab's
+# helpers); end when that group is gone.
+_KERNEL_WATCH = """
+import os, signal, sys, time
+runner, group = int(sys.argv[1]), int(sys.argv[2])
+while True:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        break
+    except PermissionError:
+        pass
+    if os.getppid() != runner:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        break
+    time.sleep(0.5)
+"""
+
+
+def _watch_kernel(km) -> tuple[int | None, subprocess.Popen | None]:
+    """The kernel's process group (jupyter_client starts the kernel in a session of its own) and the
+    watcher that kills it if this process dies first."""
+    pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    if pid is None or not hasattr(os, "killpg"):
+        return None, None
+    try:
+        group = os.getpgid(pid)
+    except ProcessLookupError:
+        return None, None
+    if group == os.getpgid(0):  # not a group of its own: killing it would kill us
+        return None, None
+    watcher = subprocess.Popen([sys.executable, "-c", _KERNEL_WATCH, str(os.getpid()), str(group)],
+                               start_new_session=True, stdin=subprocess.DEVNULL)
+    return group, watcher
+
+
+def _end_group(group: int | None, watcher: subprocess.Popen | None) -> None:
+    """Kill what is left of the kernel's process group (the kernel itself is shut down by now)."""
+    if group is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(group, signal.SIGKILL)
+    if watcher is not None:
+        watcher.kill()
+        watcher.wait()
+
+
 def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None, log: CellLog | None = None):
     """Run ``path`` in a fresh kernel. Returns the notebook with its outputs, the index of the last
     cell started, the exception that stopped it (None when every cell ran) and the kernel's peak
@@ -181,8 +234,14 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
         if on_cell is not None:
             on_cell()
 
+    watched = {"group": None, "watcher": None}
+
+    def notebook_started(**_):
+        watched["group"], watched["watcher"] = _watch_kernel(km)
+
     client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}},
-                            on_cell_execute=cell_started, on_cell_executed=cell_ended)
+                            on_notebook_start=notebook_started, on_cell_execute=cell_started,
+                            on_cell_executed=cell_ended)
     try:
         client.execute()
         return nb, current["index"], None, _pop_epilogue(nb)
@@ -194,6 +253,7 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
             client.kc.stop_channels()
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=not run_sync(km.is_alive)())
+        _end_group(watched["group"], watched["watcher"])
 
 
 def output_text(cell) -> str:

@@ -248,3 +248,46 @@ def test_a_negative_timeout_or_a_file_as_home_is_refused_before_any_kernel(runne
     a_file.write_text("not a folder")
     assert runner.main(["run", "--notebooks", str(notebooks), "--home", str(a_file), "--no-progress"]) == 2
     assert f"--home {a_file} is a file" in capsys.readouterr().err
+
+
+def test_a_killed_runner_leaves_no_process_of_its_kernel(tmp_path):
+    """SIGKILL of the runner itself (a closed terminal, a CI job cancelled): the kernel and what it
+    forked (SwanLab's helpers, here a sleeping child) must go too, within seconds."""
+    import os
+    import signal
+    import time
+
+    folder, home = tmp_path / "notebooks", tmp_path / "home"
+    folder.mkdir()
+    pid_file = tmp_path / "pids"
+    _write(folder, "05_forks", "import os, subprocess, time\nchild = subprocess.Popen(['sleep', '300'])\n"
+           f"open({str(pid_file)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\ntime.sleep(90)")
+    proc = subprocess.Popen([sys.executable, "-m", "qwen3lab", "run", "--notebooks", str(folder), "--home", str(home),
+                             "--from", "05", "--to", "05", "--no-progress"], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        kernel, child = map(int, pid_file.read_text().split())
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 5
+        left = [kernel, child]
+        while left and time.monotonic() < deadline:
+            time.sleep(0.1)
+            left = [pid for pid in left if _running(pid)]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert left == [], f"still running 5 s after the runner was killed: {left}"
+
+
+def _running(pid: int) -> bool:
+    import os
+
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z" and os.path.exists(f"/proc/{pid}")

@@ -66,3 +66,41 @@ def test_2000_sampled_replies_at_the_notebooks_settings_hold_no_listed_word(tiny
     for added in tokenizer.added_tokens_decoder.values():  # <think>, </think>... are not special: kept
         text = text.replace(added.content, "")
     assert set(text) <= BENIGN_CHARS  # nothing outside the screen, from any combination of tokens
+
+
+def test_the_tiny_gguf_through_llama_cpp_is_screened_only_with_the_logits_processor(tmp_path_factory):
+    """08's chat: llama.cpp never reads generation_config.json, so the GGUF of the tiny model samples
+    the whole vocabulary unless q.suppressed_logits is passed; with it, every reply is benign."""
+    import subprocess
+    import sys
+
+    from llama_cpp import Llama
+
+    from qwen3lab.gguf import find_converter, suppressed_logits
+
+    folder = tmp_path_factory.mktemp("screen-gguf")
+    model_dir = build_tiny_model(get_config("tiny"), folder / "tiny")
+    gguf = folder / "tiny-f16.gguf"
+    subprocess.run([sys.executable, str(find_converter()), str(model_dir), "--outfile", str(gguf), "--outtype", "f16"],
+                   check=True, capture_output=True)
+    screen = suppressed_logits(model_dir)
+    assert screen is not None and suppressed_logits(folder) is None  # no generation_config: nothing to suppress
+    llm = Llama(model_path=str(gguf), n_ctx=256, n_gpu_layers=0, verbose=False)
+    tokenizer = load_qwen3_tokenizer()
+    prompts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                             add_generation_prompt=True, enable_thinking=False) for p in PROMPTS]
+
+    def replies(processor):
+        return [llm.create_completion(p, max_tokens=24, seed=seed, min_p=0.0, logits_processor=processor,
+                                      **SAMPLING[False])["choices"][0]["text"] for p in prompts for seed in range(25)]
+
+    def outside(texts):
+        text = "\n".join(texts)
+        for added in tokenizer.added_tokens_decoder.values():
+            text = text.replace(added.content, "")
+        return set(text) - BENIGN_CHARS
+
+    screened = replies(screen)
+    assert len(screened) == 100 and sum(bool(r.strip()) for r in screened) > 75
+    assert outside(screened) == set()
+    assert outside(replies(None))  # unscreened, the random model writes anything
