@@ -151,7 +151,11 @@ def _check_safetensors(file: Path) -> None:
     if not isinstance(header, dict):
         raise CorruptArtifactError(f"{file} is not a safetensors file (its header cannot be read; {size} bytes): "
                                    f"{_rerun(file)}")
-    end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+    try:
+        end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
+    except (TypeError, KeyError, IndexError, ValueError):  # a header of another shape: no tensor entries
+        raise CorruptArtifactError(f"{file} is not a safetensors file (its header does not list tensors with "
+                                   f"data_offsets): {_rerun(file)}") from None
     if 8 + n + end != size:
         raise CorruptArtifactError(f"{file} has {size:,} bytes where its header says {8 + n + end:,}: it was cut "
                                    f"short or changed after it was written; {_rerun(file)}")
@@ -188,6 +192,17 @@ def verify(folder: str | Path) -> None:
             _check_safetensors(file)
         elif file.suffix == ".arrow" and file.name.startswith("data-"):  # not datasets' cache-*.arrow
             _check_arrow(file)
+        if file.name == "state.json" and (file.parent / "dataset_info.json").is_file():  # a save_to_disk folder
+            _check_data_files(file)
+
+
+def _check_data_files(state: Path) -> None:
+    """Every Arrow file a saved data set's ``state.json`` lists is there."""
+    listed = _read_json(state).get("_data_files", [])
+    missing = [f["filename"] for f in listed if isinstance(f, dict) and not (state.parent / f["filename"]).is_file()]
+    if missing:
+        raise CorruptArtifactError(f"{state.parent} lacks {', '.join(missing)}, which its state.json lists: a file "
+                                   f"of the saved data set was deleted; {_rerun(state)}")
 
 
 def _under_root(stored: str) -> Path | None:
@@ -303,9 +318,23 @@ def _leftovers(final: Path) -> list[tuple[str, Path]]:
         if not m or m["name"] != final.name or str(entry) in _ACTIVE:
             continue
         pid = int(m["pid"]) if m["pid"] else None
-        if pid is None or pid == os.getpid() or not _alive(pid):
+        if pid is None or pid == os.getpid() or not _alive(pid) or _started_after(pid, entry):
             found.append((m["kind"], entry))
     return found
+
+
+def _started_after(pid: int, entry: Path) -> bool:
+    """Whether process ``pid`` started after ``entry`` was last renamed or changed (its ctime): then
+    the pid was reused, and the process that wrote ``entry`` is gone. False where /proc cannot tell."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            ticks = int(fh.read().rsplit(")", 1)[1].split()[19])  # field 22, starttime, in clock ticks
+        with open("/proc/stat", encoding="ascii") as fh:
+            boot = next(int(line.split()[1]) for line in fh if line.startswith("btime "))
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+        return started > entry.lstat().st_ctime + 1.0  # btime is whole seconds
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
 
 
 def _recover(final: Path) -> None:

@@ -598,6 +598,14 @@ def _jobs(text: str) -> int:
     return int(text)
 
 
+def _check_writable(root: Path) -> None:
+    """The artifacts root can be written (the notebooks write their stages and copies there)."""
+    existing = next(p for p in (root, *root.parents) if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"the artifacts root {root} cannot be written ({existing} is read-only for this user): "
+                         f"choose another one with --home or {artifacts.HOME_ENV}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m qwen3lab run ...``: 0 when every selected notebook passed, 1 when one failed, 2
     for a bad option or config (before any kernel starts)."""
@@ -613,6 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         root = args.notebooks or (artifacts.project_root() or Path.cwd()) / "notebooks"
         paths = select(series(root), args.first, args.last)
         cfg, header = checked_config()
+        _check_writable(artifacts.artifacts_root())
         if args.profile and cfg.profile != args.profile:
             raise ConfigError(f"--profile {args.profile}, but {os.environ[config.CONFIG_ENV]} sets "
                               f"profile = {cfg.profile!r}; keep one of them")

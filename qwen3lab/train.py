@@ -275,6 +275,16 @@ def _incomplete(checkpoint: Path) -> str | None:
         return f"its {TRAINER_STATE} is cut short"
     if step != int(checkpoint.name.split("-")[-1]):
         return f"its {TRAINER_STATE} says step {step}"
+    from .artifacts import CorruptArtifactError, _check_safetensors
+
+    weights = sorted(checkpoint.glob("*.safetensors"))
+    if not weights:
+        return "no adapter weights (*.safetensors)"
+    for file in weights:
+        try:
+            _check_safetensors(file)
+        except CorruptArtifactError:
+            return f"its {file.name} is cut short"
     return None
 
 

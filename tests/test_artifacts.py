@@ -320,6 +320,64 @@ def test_a_damaged_data_set_names_the_file_and_the_notebook(home):
         require("mixed")
 
 
+def test_a_deleted_shard_of_a_saved_data_set_names_it_and_the_notebook(home):
+    from datasets import Dataset
+
+    final = _stage("mixed")
+    Dataset.from_dict({"text": [f"row {i}" for i in range(20)]}).save_to_disk(str(final / "dataset"), num_shards=2)
+    assert require("mixed") == final
+    shard = sorted((final / "dataset").glob("data-*.arrow"))[1]
+    shard.unlink()
+    with pytest.raises(artifacts.CorruptArtifactError, match=rf"lacks {shard.name}, which its state.json lists.*"
+                                                             r"04_sampling\.ipynb"):
+        require("mixed")
+
+
+def test_a_safetensors_header_of_another_shape_is_named_not_a_type_error(home):
+    import json as _json
+
+    final = _stage("adapter")
+    weights = final / "adapter_model.safetensors"
+    for header in ({"lora_A": [1, 2]}, {"lora_A": {"dtype": "F32"}}, {"lora_A": {"data_offsets": "x"}}):
+        raw = _json.dumps(header).encode()
+        weights.write_bytes(len(raw).to_bytes(8, "little") + raw)
+        with pytest.raises(artifacts.CorruptArtifactError, match=rf"{weights} is not a safetensors file .*data_offsets"):
+            require("adapter")
+
+
+def test_a_leftover_whose_pid_a_later_process_took_is_still_put_back(home, capsys, monkeypatch):
+    """The write that left .clean.old-<pid>-0 died; a process started since holds that pid."""
+    import time
+    from pathlib import Path
+
+    final = stage_dir("clean")
+    final.parent.mkdir(parents=True)
+    later = subprocess.Popen(["sleep", "30"])
+    try:
+        aside = final.parent / f".clean.old-{later.pid}-0"
+        aside.mkdir()
+        _manifest(aside)
+        assert not artifacts._started_after(later.pid, aside)  # renamed after it started: a live write's
+        with pytest.raises(MissingArtifactError):
+            require("clean")
+        assert aside.is_dir()
+        renamed = time.time() - 120  # now the rename happened two minutes before that process started
+        real = Path.lstat
+
+        class Renamed:
+            def __init__(self, st):
+                self.st = st
+
+            def __getattr__(self, name):
+                return renamed if name == "st_ctime" else getattr(self.st, name)
+
+        monkeypatch.setattr(Path, "lstat", lambda self: Renamed(real(self)) if self == aside else real(self))
+        assert require("clean") == final
+        assert "put back" in capsys.readouterr().out
+    finally:
+        later.kill()
+
+
 # -- a moved root still loads (issue 22) -----------------------------------------------------------------
 
 

@@ -35,6 +35,8 @@ def series(tmp_path_factory):
     setup = _run(home, "--to", "00")
     assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
     (folder / "my.toml").write_text(CONFIG)
+    (home / "runs" / "lora").mkdir(parents=True)
+    (home / "runs" / "lora" / "notes.txt").write_text("the user's own notes")  # 05 clears only checkpoints
     done = _run(home, "--config", str(folder / "my.toml"), "--from", "03", "--to", "07")
     return home, done
 
@@ -53,6 +55,7 @@ def test_the_run_passes_03_to_07_and_says_so(series):
     copies = sorted(p.name[:2] for p in (home / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert copies == ["00", "03", "04", "05", "06", "07"]
     assert "5 of 5 notebooks passed" in (home / "notebooks" / "summary.md").read_text()
+    assert (home / "runs" / "lora" / "notes.txt").read_text() == "the user's own notes"
 
 
 def test_the_config_file_reaches_every_kernel(series):

@@ -250,6 +250,23 @@ def test_a_negative_timeout_or_a_file_as_home_is_refused_before_any_kernel(runne
     assert f"--home {a_file} is a file" in capsys.readouterr().err
 
 
+def test_a_read_only_artifacts_root_is_refused_before_any_kernel(runner, notebooks, env, tmp_path, capsys,
+                                                                 monkeypatch):
+    """A root on a read-only file system (EROFS even for root, which chmod cannot show): os.access says so."""
+    import os
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(runner.os, "access", lambda path, mode, **kw: False if os.fspath(path) == str(ro)
+                        and mode & os.W_OK else real(path, mode, **kw))
+    assert runner.main(["run", "--notebooks", str(notebooks), "--home", str(ro / "artifacts"), "--from", "01",
+                        "--to", "01", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"the artifacts root {ro / 'artifacts'} cannot be written ({ro} is read-only" in err and "--home" in err
+    assert not (ro / "artifacts").exists()
+
+
 def test_a_killed_runner_leaves_no_process_of_its_kernel(tmp_path):
     """SIGKILL of the runner itself (a closed terminal, a CI job cancelled): the kernel and what it
     forked (SwanLab's helpers, here a sleeping child) must go too, within seconds."""

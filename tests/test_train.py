@@ -156,10 +156,17 @@ def test_checkpoints_are_listed_in_step_order(tmp_path):
     assert [p.name for p in checkpoints(tmp_path)] == ["checkpoint-5", "checkpoint-10", "checkpoint-15"]
 
 
+def _weights(file):
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    save_file({"lora_A": np.ones((4, 8), dtype=np.float32)}, str(file))
+
+
 def _checkpoint(run, step, state: str | None):
     path = run / f"checkpoint-{step}"
     path.mkdir(parents=True)
-    (path / "adapter_model.safetensors").write_bytes(b"weights")
+    _weights(path / "adapter_model.safetensors")
     if state is not None:
         (path / "trainer_state.json").write_text(state)
     return path
@@ -176,7 +183,19 @@ def test_resuming_skips_checkpoints_cut_off_while_being_written(tmp_path, capsys
     assert "checkpoint-6 was not written to the end (no trainer_state.json" in out
     assert [p.name for p in checkpoints(run)] == ["checkpoint-3"]  # what resume_from_checkpoint=True now finds
     assert sorted(p.name for p in (run / "incomplete").iterdir()) == ["checkpoint-6", "checkpoint-9"]
-    assert (run / "incomplete" / "checkpoint-6" / "adapter_model.safetensors").read_bytes() == b"weights"  # kept
+    assert (run / "incomplete" / "checkpoint-6" / "adapter_model.safetensors").stat().st_size > 0  # kept
+
+
+def test_a_checkpoint_whose_adapter_is_cut_is_not_resumed_from(tmp_path, capsys):
+    """trainer_state.json is whole, but the adapter's weights were cut short (a copy, a full disk)."""
+    run = tmp_path / "run"
+    whole = _checkpoint(run, 3, '{"global_step": 3, "log_history": []}')
+    cut = _checkpoint(run, 6, '{"global_step": 6, "log_history": []}')
+    weights = cut / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-16])
+    assert train.last_complete_checkpoint(run) == whole
+    assert "checkpoint-6 was not written to the end (its adapter_model.safetensors is cut short)" in \
+        capsys.readouterr().out
 
 
 def test_resuming_with_no_whole_checkpoint_starts_at_step_0(tmp_path, capsys):
