@@ -81,6 +81,8 @@ def run(data_dir: str, tokenizer_sample: int) -> dict:
     import pandas as pd
 
     import qwen3lab as q
+
+    q.bootstrap()  # before datasets: as a notebook's first cell
     import datasets
     from datasets import Dataset, load_dataset
     from unsloth.chat_templates import standardize_sharegpt

@@ -139,8 +139,7 @@ RECIPES = {
 def flops_per_token(seq_len: float, config: dict, r: int = 32) -> float:
     """4 x frozen + 6 x LoRA parameters + attention, per trained token, for a Qwen3 ``config`` (the
     model folder's config.json) with LoRA on all seven projections. Computed here from the config's
-    sizes, since the peer's process must not import qwen3lab (which imports Unsloth);
-    tests/test_bench_counts.py checks it against ``qwen3lab.model``'s counts."""
+    sizes (no model is loaded for it); tests/test_bench_counts.py checks it against ``qwen3lab.model``'s counts."""
     hidden, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
     head_dim = config.get("head_dim") or hidden // config["num_attention_heads"]
     q_width, kv_width = config["num_attention_heads"] * head_dim, config["num_key_value_heads"] * head_dim
@@ -334,13 +333,10 @@ def _versus(o: dict, base: dict) -> str:
 
 
 def _meter_module():
-    """qwen3lab/meter.py loaded by path: the peer's process must not import qwen3lab (which imports Unsloth)."""
-    import importlib.util
+    """qwen3lab.meter (``import qwen3lab`` imports neither Unsloth nor torch: the peer may use it)."""
+    from qwen3lab import meter
 
-    spec = importlib.util.spec_from_file_location("qwen3lab_meter", ROOT / "qwen3lab" / "meter.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return meter
 
 
 def add_batch_counts(counts: dict, inputs) -> None:
@@ -398,18 +394,9 @@ INSTRUCTION_PART, RESPONSE_PART = "<|im_start|>user\n", "<|im_start|>assistant\n
 def full_profile(args, overrides: dict):
     """The full profile with the benchmark's run settings and a recipe's ``overrides``: qwen3lab's
     ``PROFILES["full"]``, not ``get_config``, so that no QWEN3LAB_* variable or config file of the
-    machine changes a recipe. config.py imports nothing of the package, so the peer loads it by
-    path, without ``import qwen3lab`` (which imports Unsloth)."""
-    if "qwen3lab" in sys.modules:
-        from qwen3lab.config import PROFILES
-    else:
-        import importlib.util
+    machine changes a recipe."""
+    from qwen3lab.config import PROFILES
 
-        spec = importlib.util.spec_from_file_location("qwen3lab_config", ROOT / "qwen3lab" / "config.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up
-        spec.loader.exec_module(module)
-        PROFILES = module.PROFILES
     return PROFILES["full"].replace(
         model_name=str(args.model_dir), max_seq_length=args.max_seq_length,
         # one step more than timed, in every recipe: the profiled one where a recipe is profiled,
@@ -437,7 +424,9 @@ def unsloth_trainer(name: str, args):
     """Notebook 05's calls for a recipe: (trainer, model, what the result records of them)."""
     import torch
 
-    import qwen3lab  # noqa: F401  (first: imports Unsloth before transformers, TRL and PEFT)
+    import qwen3lab
+
+    qwen3lab.bootstrap()  # first: Unsloth before transformers, TRL and PEFT
     import unsloth
     from datasets import load_from_disk
     from trl import SFTTrainer

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 import qwen3lab as q
+
+q.bootstrap()  # Unsloth before transformers, as a notebook's first cell
+import torch  # noqa: E402
 
 
 def main() -> int:

@@ -27,6 +27,8 @@ from unsloth import FastLanguageModel, FastModel
 import qwen3lab as q
 from qwen3lab.export import ulp
 
+q.bootstrap()
+
 
 def add_drawn_lora(model, cfg):
     """LoRA on ``model`` through ``FastModel.get_peft_model`` with the profile's settings, its B

@@ -34,10 +34,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+import tomllib
 
 #: The model name that means "build the tiny random-weight Qwen3 locally" (see ``tiny.py``).
 TINY_MODEL_NAME = "qwen3lab/tiny-qwen3"

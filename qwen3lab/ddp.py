@@ -381,6 +381,9 @@ def run(notebook: Path, *, keep_rows: bool = False, summary: Path | None = None)
     started = time.perf_counter()
     cells = notebook_cells(nbformat.read(notebook, as_version=4))
     source_cfg, cfg = _configure(processes, rank, keep_rows)
+    from .machine import bootstrap
+
+    bootstrap(cfg)  # what the notebook's first cell (q.setup()) does, before this module imports transformers
     backend = init_distributed()
     if rank == 0:
         shared = sum(c.every_rank for c in cells)

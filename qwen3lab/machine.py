@@ -1,9 +1,9 @@
 """The machine the series runs on: the process set up for the profile, the device, and memory.
 
-``import qwen3lab`` calls ``bootstrap`` once: the tiny profile must never touch the network, so
-the Hugging Face libraries are told to stay offline before they are imported, and Unsloth is
-imported before transformers, TRL and PEFT so that its patches apply (Unsloth prints a warning
-otherwise and some of its speed-ups are missing).
+A notebook's first cell calls ``setup``: the tiny profile must never touch the network, so the
+Hugging Face libraries are told to stay offline before they are imported, and Unsloth is imported
+before transformers, TRL and PEFT so that its patches apply (Unsloth prints a warning otherwise
+and some of its speed-ups are missing). ``import qwen3lab`` itself does none of this.
 
 Introduced in 00_setup.
 """
@@ -20,8 +20,18 @@ class MachineError(RuntimeError):
     """The profile cannot run on this machine (no GPU, no model in reach)."""
 
 
+def setup(profile: str | None = None, **overrides: Any) -> Config:
+    """The active config (``get_config(profile, **overrides)``), with the process prepared for it
+    (``bootstrap``): call it first, before datasets, transformers, TRL or PEFT are imported.
+    Introduced in 00_setup."""
+    cfg = get_config(profile, **overrides)
+    bootstrap(cfg)
+    return cfg
+
+
 def bootstrap(cfg: Config | None = None) -> None:
-    """Prepare the process for ``cfg`` (default: the active profile). Idempotent."""
+    """Prepare the process for ``cfg`` (default: the active profile): offline environment for the
+    tiny model, quieted notices, ``import unsloth``. Idempotent."""
     cfg = cfg or get_config()
     os.environ.setdefault("UNSLOTH_AUTO_INSTALL", "0")  # never apt-get / git clone from a notebook
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -124,4 +134,4 @@ def reset_peak_memory() -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-__all__ = ["MachineError", "bootstrap", "check_environment", "device_summary", "memory_stats", "reset_peak_memory"]
+__all__ = ["MachineError", "bootstrap", "setup", "check_environment", "device_summary", "memory_stats", "reset_peak_memory"]

@@ -18,10 +18,9 @@ on what is read from the notebooks: a notebook needs the one that writes each st
 ``00_setup`` (it checks the machine and builds the tiny model). With one job the order is the
 series' order, exactly as without the option.
 
-This process only starts kernels, so it imports neither Unsloth nor torch: ``artifacts.py`` and
-``config.py`` (standard library only) are loaded by file path, because ``import qwen3lab`` imports
-Unsloth (17 s on 2 CPU cores) and sets some 30 environment variables (``HF_HUB_OFFLINE`` among
-them) that every kernel would inherit.
+This process only starts kernels, so it imports neither Unsloth nor torch (``import qwen3lab``
+imports neither), and it never calls ``setup``: the environment it would set (``HF_HUB_OFFLINE``
+among it) is each kernel's own business.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ import argparse
 import contextlib
 import datetime as _dt
 import html
-import importlib.util
 import json
 import os
 import signal
@@ -43,18 +41,8 @@ from pathlib import Path
 from typing import Callable
 
 
-def _sibling(name: str):
-    """``qwen3lab/<name>.py`` loaded on its own, without the package's ``__init__`` (Unsloth)."""
-    key = f"_qwen3lab_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module  # before exec: dataclasses look their module up there
-        spec.loader.exec_module(module)
-    return sys.modules[key]
+from . import artifacts, config
 
-
-artifacts, config = _sibling("artifacts"), _sibling("config")
 atomic_write_text, stage_dir = artifacts.atomic_write_text, artifacts.stage_dir
 ConfigError = config.ConfigError
 

@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
+import qwen3lab
+
 ROOT = Path(__file__).resolve().parent.parent
+# as each notebook's first cell (q.setup()) does: the tiny profile offline, Unsloth before transformers
+qwen3lab.bootstrap()
 
 
 @pytest.fixture
@@ -26,8 +30,7 @@ def shared_home(tmp_path_factory) -> Path:
 
 
 def load_by_path(name: str, path: Path):
-    """A module loaded from its file, as the runner's parent process loads itself (no package import:
-    ``import qwen3lab`` would import Unsloth)."""
+    """A script of tools/ loaded from its file (tools/ is not a package)."""
     import importlib.util
     import sys
 

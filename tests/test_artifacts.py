@@ -213,10 +213,8 @@ def test_a_stage_cut_off_between_its_two_renames_is_put_back(home, capsys):
 
 
 _KILLED = """
-import importlib.util, os, signal, sys
-spec = importlib.util.spec_from_file_location("artifacts", sys.argv[1])
-artifacts = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(artifacts)
+import os, signal, sys
+from qwen3lab import artifacts
 final, where = artifacts.stage_dir("adapter"), sys.argv[2]
 real = os.replace
 def replace(src, dst):

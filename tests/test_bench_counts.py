@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-import qwen3lab  # noqa: F401  (first: imports Unsloth before transformers)
+import qwen3lab  # noqa: F401  (conftest has imported Unsloth first: qwen3lab.bootstrap)
 
 _SPEC = importlib.util.spec_from_file_location(
     "bench_train", Path(__file__).resolve().parent.parent / "benchmarks" / "bench_train.py")

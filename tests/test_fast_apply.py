@@ -11,7 +11,7 @@ import os
 import pytest
 import torch
 
-from qwen3lab import fast  # first: ``import qwen3lab`` imports Unsloth before TRL and PEFT
+from qwen3lab import fast  # conftest has imported Unsloth first (qwen3lab.bootstrap)
 from qwen3lab.config import get_config
 from qwen3lab.fast import fused_lora
 from qwen3lab.fast.compile import UNSLOTH_VARLEN_SOURCES, StandardStridesPerPass

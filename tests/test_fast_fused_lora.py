@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qwen3lab.fast import fused_lora  # first: ``import qwen3lab`` imports Unsloth before PEFT
+from qwen3lab.fast import fused_lora  # conftest has imported Unsloth first (qwen3lab.bootstrap)
 
 bnb = pytest.importorskip("bitsandbytes")
 from peft import LoraConfig, get_peft_model  # noqa: E402

@@ -15,10 +15,11 @@ import nbformat
 import pytest
 from datasets import load_from_disk
 
-from conftest import ROOT, load_by_path
+from conftest import ROOT
+from qwen3lab.config import PROFILES
 
 CONFIG = "r = 8\neval_reasoning_rows = 3\n"  # 05's exercise 1, as it is written
-TINY = load_by_path("_headless_series_config", ROOT / "qwen3lab" / "config.py").PROFILES["tiny"]
+TINY = PROFILES["tiny"]
 
 
 def _run(home, *args):

@@ -2,7 +2,7 @@
 
 import torch
 
-import qwen3lab  # noqa: F401  (first: imports Unsloth before transformers)
+import qwen3lab  # noqa: F401  (conftest has imported Unsloth first: qwen3lab.bootstrap)
 from qwen3lab.meter import StepMeter, add_batch_counts
 
 

@@ -99,6 +99,8 @@ socket.socket.connect = refuse
 
 import qwen3lab as q
 import qwen3lab.machine as machine
+
+q.setup()  # as a notebook's first cell
 import torch
 from datasets import load_dataset
 from huggingface_hub import snapshot_download

@@ -11,12 +11,14 @@ import sys
 import nbformat
 import pytest
 
-from conftest import ROOT, load_by_path
+from conftest import ROOT
 
 
 @pytest.fixture(scope="module")
 def runner():
-    return load_by_path("_qwen3lab_runner", ROOT / "qwen3lab" / "runner.py")
+    from qwen3lab import runner
+
+    return runner
 
 
 @pytest.fixture
@@ -126,13 +128,27 @@ def test_a_failing_notebook_exits_1_naming_the_notebook_and_the_cell(runner, not
     assert "0 of 2 notebooks passed" in (env / "notebooks" / "summary.md").read_text()
 
 
-def test_the_runner_imports_neither_unsloth_nor_torch():
-    code = ("import importlib.util, sys; spec = importlib.util.spec_from_file_location('r', sys.argv[1]); "
-            "m = importlib.util.module_from_spec(spec); sys.modules['r'] = m; spec.loader.exec_module(m); "
-            "print(sorted({k.split('.')[0] for k in sys.modules} & {'unsloth', 'torch', 'transformers', 'qwen3lab'}))")
-    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "qwen3lab" / "runner.py")], capture_output=True,
-                         text=True, check=True).stdout
-    assert out == "[]\n"
+_PURE = """
+import os, sys
+
+class Trap(list):  # sys.argv read in any way raises
+    def __getitem__(self, i): raise AssertionError("sys.argv was read")
+    def __iter__(self): raise AssertionError("sys.argv was read")
+    def __len__(self): raise AssertionError("sys.argv was read")
+
+sys.argv, sys.orig_argv = Trap(), Trap()
+before = dict(os.environ)
+import qwen3lab, qwen3lab.runner
+print(sorted({k.split('.')[0] for k in sys.modules} & {'unsloth', 'unsloth_zoo', 'torch', 'transformers', 'trl',
+                                                       'peft', 'datasets'}), dict(os.environ) == before)
+"""
+
+
+def test_import_qwen3lab_is_pure():
+    """No Unsloth, torch or Hugging Face library, no sys.argv, no environment variable: what a notebook
+    starts is what its first cell, q.setup(), says."""
+    out = subprocess.run([sys.executable, "-c", _PURE], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out == "[] True\n"
 
 
 def test_the_series_dependencies_are_read_from_its_require_calls(runner):

@@ -213,6 +213,7 @@ def test_resuming_with_no_whole_checkpoint_starts_at_step_0(tmp_path, capsys):
 _RUN = """
 import json, os, shutil, signal
 import qwen3lab as q
+q.bootstrap()  # as a notebook's first cell: Unsloth before transformers
 from datasets import Dataset
 from transformers import TrainerCallback
 from trl import SFTConfig, SFTTrainer

@@ -106,6 +106,7 @@ def test_transformers_still_aligns_qwens_bos_and_says_so():
 _MERGE_BASE_CHECK = r"""
 import json, sys, types
 import qwen3lab as q
+q.bootstrap()
 from unsloth_zoo.saving_utils import determine_base_model_source
 
 out = {}

@@ -4,9 +4,7 @@
     python tools/run_notebooks.py --refresh notebooks/*.ipynb
     python tools/run_notebooks.py --handout notebooks/*.ipynb
 
-A shim over ``qwen3lab/runner.py`` (which ``python -m qwen3lab run`` uses too), loaded by file
-path: ``import qwen3lab`` would import Unsloth (about 17 s) in this process, which only starts
-kernels. Executed copies and ``summary.md`` go to ``<artifacts root>/notebooks/``; the sources are
+A shim over ``qwen3lab/runner.py`` (which ``python -m qwen3lab run`` uses too). Executed copies and ``summary.md`` go to ``<artifacts root>/notebooks/``; the sources are
 never rewritten, except with ``--refresh``, which stores back into each source the outputs of the
 cells marked ``# NBVAL_CHECK_OUTPUT`` (the ones nbval compares) and clears every other output.
 ``--handout`` also writes each executed notebook as a self-contained HTML page (figures embedded)
@@ -15,15 +13,11 @@ and an ``index.html`` linking them, under ``<artifacts root>/handout/``.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 
-_spec = importlib.util.spec_from_file_location(
-    "_qwen3lab_runner", Path(__file__).resolve().parent.parent / "qwen3lab" / "runner.py")
-runner = importlib.util.module_from_spec(_spec)
-sys.modules["_qwen3lab_runner"] = runner  # before exec: dataclasses look their module up there
-_spec.loader.exec_module(runner)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout, installed or not
+from qwen3lab import runner  # noqa: E402
 
 main, write_handout = runner.files_main, runner.write_handout
 

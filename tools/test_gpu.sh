@@ -61,9 +61,7 @@ smi=$!
 trap 'kill $smi 2>/dev/null || true' EXIT
 {
   echo "profile=$profile loader=${QWEN3LAB_UNSLOTH_LOADER:-profile default} jobs=${JOBS:-1} $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
-  # qwen3lab/artifacts.py by its path: `import qwen3lab` would import Unsloth once more (about 30 s on the H200)
-  "$PY" -c "import importlib.util as u; s = u.spec_from_file_location('a', 'qwen3lab/artifacts.py'); a = u.module_from_spec(s)
-s.loader.exec_module(a); print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
+  "$PY" -c "from qwen3lab import artifacts as a; print(' '.join(f'{k}={v}' for k, v in a.library_versions().items()))"
   # the config fields set from the environment (QWEN3LAB_<FIELD>): what this run changed from the profile
   overrides=$(env | grep -E '^QWEN3LAB_' | grep -vE '^QWEN3LAB_(HOME|PROFILE|CONFIG)=' | sort | tr '\n' ' ' || true)
   [ -n "$overrides" ] && echo "set from the environment: $overrides"

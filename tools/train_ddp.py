@@ -17,7 +17,7 @@ import sys
 if int(os.environ.get("RANK", "0")) and "--print-all-ranks" not in sys.argv[1:]:
     sys.stdout = open(os.devnull, "w")
 
-from qwen3lab.ddp import main  # noqa: E402  (imports Unsloth, after the output is settled)
+from qwen3lab.ddp import main  # noqa: E402  (main imports Unsloth, after the output is settled)
 
 if __name__ == "__main__":
     sys.exit(main())

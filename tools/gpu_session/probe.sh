@@ -31,9 +31,7 @@ cd /tmp/proj-full && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-full PYTHON
   if [ "$STANDIN" = 1 ]; then rm -rf "$merged"
   cp -rL "$HF_HOME"/hub/models--unsloth--Qwen3-8B/snapshots/* "$merged.tmp" && mv "$merged.tmp" "$merged"
   python3 - <<PY
-import importlib.util, sys
-spec = importlib.util.spec_from_file_location("artifacts", "qwen3lab/artifacts.py")
-a = importlib.util.module_from_spec(spec); spec.loader.exec_module(a)
+from qwen3lab import artifacts as a
 a.write_manifest("$merged", what="STAND-IN for a merged model: the rehearsal hub'"'"'s random-weight unsloth/Qwen3-8B, "
                  "copied by tools/gpu_session/probe.sh to probe notebook 08 without 06; not a merge", cfg={"profile": "full"})
 PY
