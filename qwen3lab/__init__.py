@@ -35,5 +35,6 @@ from .evaluate import *  # noqa: F401,F403
 
 # 08 export (GGUF)
 from .gguf import *  # noqa: F401,F403
+from .serve import *  # noqa: F401,F403
 
 __version__ = "0.1.0"

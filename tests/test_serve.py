@@ -1,0 +1,98 @@
+"""Guards 08's server block (``q.running``): the process answers before the block's body runs, is
+stopped with everything it started when the block ends, also when the body raises, and a server
+that dies or never answers is an error that shows its log. And the tiny profile's screen as a grammar.
+
+The server itself (llama-cpp-python's, on the tiny GGUF) runs in notebook 08 under nbval."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from qwen3lab.serve import free_port, running, screen_grammar
+from qwen3lab.tiny import BENIGN_CHARS
+
+# an HTTP server that, before it serves, starts a child of its own (as a server's worker would)
+SERVER = """
+import http.server, subprocess, sys
+child = subprocess.Popen(["sleep", "300"])
+open(sys.argv[2], "w").write(str(child.pid))
+http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port=int(sys.argv[1]), bind="127.0.0.1")
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return True
+    return state == "Z"
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_the_server_answers_inside_the_block_and_nothing_is_left_after_it(tmp_path, fail):
+    port, child_file = free_port(), tmp_path / "child.pid"
+    command = [sys.executable, "-c", SERVER, str(port), str(child_file)]
+    with pytest.raises(ZeroDivisionError) if fail else _nothing():
+        with running(command, ready=f"http://127.0.0.1:{port}/") as server:
+            assert _listening(port) and server.ready_s < 30 and server.process.poll() is None
+            if fail:
+                1 / 0  # a cell that fails inside the block
+    child = int(child_file.read_text())
+    deadline = time.monotonic() + 5
+    while not (_gone(server.process.pid) and _gone(child)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.process.poll() is not None and _gone(child) and not _listening(port)
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_a_server_that_exits_before_answering_shows_its_log():
+    command = [sys.executable, "-c", "import sys; print('no model file: /nowhere.gguf'); sys.exit(3)"]
+    with pytest.raises(RuntimeError, match=r"exited with 3; its log .* ends with:\nno model file: /nowhere\.gguf"):
+        with running(command, ready=f"http://127.0.0.1:{free_port()}/"):
+            raise AssertionError("the block must not run")
+
+
+def test_a_server_that_never_answers_is_stopped_after_the_timeout():
+    command = [sys.executable, "-c", "import time; print('loading', flush=True); time.sleep(60)"]
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match=r"did not answer .* within 1 s.*\nloading"):
+        with running(command, ready=f"http://127.0.0.1:{free_port()}/", timeout=1):
+            raise AssertionError("the block must not run")
+    assert time.monotonic() - started < 10
+
+
+def test_the_screen_grammar_allows_the_benign_characters_only(tmp_path):
+    assert screen_grammar(tmp_path) is None  # no generation_config.json: nothing to screen
+    (tmp_path / "generation_config.json").write_text(json.dumps({"temperature": 0.6}))
+    assert screen_grammar(tmp_path) is None  # the full profile's models suppress nothing
+    (tmp_path / "generation_config.json").write_text(json.dumps({"suppress_tokens": [5, 6]}))
+    grammar = screen_grammar(tmp_path)
+    assert grammar.startswith("root ::= [") and grammar.endswith("]*")
+    body = grammar[len("root ::= ["):-2]
+    unescaped = body.replace("\\n", "\n").replace("\\t", "\t").replace("\\-", "-").replace("\\]", "]")
+    assert set(unescaped) - {"\\"} == BENIGN_CHARS - {"\\"}
+
+
+def test_the_grammar_parses_in_llama_cpp():
+    from llama_cpp import LlamaGrammar
+
+    from qwen3lab.serve import _gbnf_char
+
+    grammar = "root ::= [" + "".join(_gbnf_char(c) for c in sorted(BENIGN_CHARS)) + "]*"
+    assert LlamaGrammar.from_string(grammar, verbose=False) is not None
