@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -115,4 +116,198 @@ def screen_grammar(model_dir: str | Path) -> str | None:
     return "root ::= [" + "".join(_gbnf_char(c) for c in sorted(BENIGN_CHARS)) + "]*"
 
 
-__all__ = ["Running", "free_port", "running", "screen_grammar"]
+
+
+# -- Ollama: a Modelfile beside the GGUF, and its template rendered as Ollama would ----------------------
+
+#: Qwen3's prompt in Go's text/template (what Ollama's TEMPLATE is), for system, user and assistant
+#: turns: the same text as the tokenizer's chat template for them. The generation prompt gets the
+#: empty think block when thinking is off: ``THINK_OFF`` always, otherwise when the request says
+#: ``think: false`` (Ollama's ``.IsThinkSet`` and ``.Think``).
+_TEMPLATE = """{{- range $i, $m := .Messages }}
+{{- if eq $m.Role "system" }}<|im_start|>system
+{{ $m.Content }}<|im_end|>
+{{ else if eq $m.Role "user" }}<|im_start|>user
+{{ $m.Content }}<|im_end|>
+{{ else if eq $m.Role "assistant" }}<|im_start|>assistant
+{{ $m.Content }}<|im_end|>
+{{ end }}
+{{- end }}<|im_start|>assistant
+{{ if THINK_OFF }}<think>
+
+</think>
+
+{{ end }}"""
+
+
+def ollama_modelfile(gguf_name: str, *, thinking: bool, num_ctx: int) -> str:
+    """An Ollama ``Modelfile`` for the GGUF file ``gguf_name`` beside it: Qwen3's template, the two
+    stop tokens, and Qwen's sampling for the mode (``SAMPLING``): ``thinking=True`` is the model that
+    thinks unless a request says ``think: false``; ``thinking=False`` never thinks. Used with
+    ``ollama create <name> -f Modelfile`` in that folder. Introduced in 08_export."""
+    from .chat import SAMPLING
+
+    off = "and $.IsThinkSet (not $.Think)" if thinking else "true"
+    sampling = SAMPLING[thinking]
+    lines = [f"FROM ./{gguf_name}", f'TEMPLATE """{_TEMPLATE.replace("THINK_OFF", off)}"""',
+             'PARAMETER stop "<|im_end|>"', 'PARAMETER stop "<|endoftext|>"',
+             f"PARAMETER temperature {sampling['temperature']}", f"PARAMETER top_p {sampling['top_p']}",
+             f"PARAMETER top_k {sampling['top_k']}", "PARAMETER min_p 0", f"PARAMETER num_ctx {num_ctx}"]
+    return "\n".join(lines) + "\n"
+
+
+def modelfile_template(modelfile: str) -> str:
+    """The TEMPLATE of a Modelfile (between its triple quotes)."""
+    start = modelfile.index('TEMPLATE """') + len('TEMPLATE """')
+    return modelfile[start:modelfile.index('"""', start)]
+
+
+_ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.DOTALL)
+
+
+def render_go_template(template: str, messages: list[dict], *, think: bool | None = None) -> str:
+    """Render ``template`` as Ollama renders a chat request: ``.Messages`` with ``.Role`` and
+    ``.Content``, ``.IsThinkSet`` and ``.Think`` from the request's ``think``. Implements the part of
+    Go's text/template the templates here use (trim markers, ``if``/``else if``/``else``/``end``,
+    ``range $i, $m := .Messages``, ``eq``/``and``/``or``/``not``, fields, string literals); anything
+    else is a ``ValueError``, so a template that grows past it is not rendered wrongly.
+    Introduced in 08_export."""
+    parts, pos = [], 0
+    for m in _ACTION.finditer(template):
+        parts += [("text", template[pos:m.start()]), ("action", m.group(2), m.group(1), m.group(3))]
+        pos = m.end()
+    parts.append(("text", template[pos:]))
+    for i, part in enumerate(parts):  # trim markers eat the whitespace beside them
+        if part[0] == "action":
+            if part[2] and parts[i - 1][0] == "text":
+                parts[i - 1] = ("text", parts[i - 1][1].rstrip())
+            if part[3] and parts[i + 1][0] == "text":
+                parts[i + 1] = ("text", parts[i + 1][1].lstrip())
+    tree, rest = _block(parts, 0)
+    if rest != len(parts):
+        raise ValueError(f"unexpected {parts[rest][1]!r} in the template")
+    data = {"Messages": [{"Role": m["role"], "Content": m["content"]} for m in messages],
+            "IsThinkSet": think is not None, "Think": bool(think)}
+    out: list[str] = []
+    _run(tree, {"$": data}, data, out)
+    return "".join(out)
+
+
+def _block(parts, i):
+    """Nodes up to an ``end``/``else`` (not consumed): ("text", s) | ("out", expr) | ("if", [(cond, body)..], else)
+    | ("range", names, expr, body)."""
+    nodes = []
+    while i < len(parts):
+        kind, text = parts[i][0], parts[i][1]
+        if kind == "text":
+            nodes.append(("text", text))
+            i += 1
+        elif text == "end" or text == "else" or text.startswith("else if "):
+            return nodes, i
+        elif text.startswith("if "):
+            branches, otherwise, cond = [], [], text[3:]
+            while True:
+                body, i = _block(parts, i + 1)
+                branches.append((cond, body))
+                if i >= len(parts):
+                    raise ValueError("an if without its end")
+                head = parts[i][1]
+                if head.startswith("else if "):
+                    cond = head[len("else if "):]
+                    continue
+                if head == "else":
+                    otherwise, i = _block(parts, i + 1)
+                    head = parts[i][1] if i < len(parts) else None
+                if head != "end":
+                    raise ValueError("an if without its end")
+                i += 1
+                break
+            nodes.append(("if", branches, otherwise))
+        elif text.startswith("range "):
+            m = re.fullmatch(r"range \$(\w+), \$(\w+) := (.+)", text)
+            if not m:
+                raise ValueError(f"unsupported range: {text!r}")
+            body, i = _block(parts, i + 1)
+            if i >= len(parts) or parts[i][1] != "end":
+                raise ValueError("a range without its end")
+            nodes.append(("range", (m.group(1), m.group(2)), m.group(3), body))
+            i += 1
+        else:
+            nodes.append(("out", text))
+            i += 1
+    return nodes, i
+
+
+def _run(nodes, variables, dot, out):
+    for node in nodes:
+        if node[0] == "text":
+            out.append(node[1])
+        elif node[0] == "out":
+            out.append(str(_eval(node[1], variables, dot)))
+        elif node[0] == "if":
+            for cond, body in node[1]:
+                if _true(_eval(cond, variables, dot)):
+                    _run(body, variables, dot, out)
+                    break
+            else:
+                _run(node[2], variables, dot, out)
+        else:
+            (index, value), items = node[1], _eval(node[2], variables, dot)
+            for n, item in enumerate(items):
+                _run(node[3], {**variables, index: n, value: item}, item, out)
+
+
+def _true(value) -> bool:
+    return bool(value)  # Go's truth: false, 0, "", nil and empty collections are false
+
+
+def _eval(expr: str, variables, dot):
+    tokens = re.findall(r'"(?:[^"\\]|\\.)*"|[()]|[^\s()]+', expr)
+    value, rest = _call(tokens, 0, variables, dot)
+    if rest != len(tokens):
+        raise ValueError(f"unsupported expression: {expr!r}")
+    return value
+
+
+_FUNCTIONS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "and": lambda *a: all(map(_true, a)),
+              "or": lambda *a: any(map(_true, a)), "not": lambda a: not _true(a)}
+
+
+def _call(tokens, i, variables, dot):
+    if tokens[i] in _FUNCTIONS:
+        name, args, i = tokens[i], [], i + 1
+        while i < len(tokens) and tokens[i] != ")":
+            arg, i = _operand(tokens, i, variables, dot)
+            args.append(arg)
+        return _FUNCTIONS[name](*args), i
+    return _operand(tokens, i, variables, dot)
+
+
+def _operand(tokens, i, variables, dot):
+    token = tokens[i]
+    if token == "(":
+        value, i = _call(tokens, i + 1, variables, dot)
+        if i >= len(tokens) or tokens[i] != ")":
+            raise ValueError("unbalanced parentheses")
+        return value, i + 1
+    if token.startswith('"'):
+        return json.loads(token), i + 1
+    if token in ("true", "false"):
+        return token == "true", i + 1
+    if token.startswith("$"):
+        name, _, fields = token[1:].partition(".")
+        value = variables["$" if not name else name]
+        return _fields(value, fields), i + 1
+    if token.startswith("."):
+        return _fields(dot, token[1:]), i + 1
+    raise ValueError(f"unsupported operand: {token!r}")
+
+
+def _fields(value, path: str):
+    for name in filter(None, path.split(".")):
+        value = value[name]
+    return value
+
+
+__all__ = ["Running", "free_port", "modelfile_template", "ollama_modelfile", "render_go_template", "running",
+           "screen_grammar"]

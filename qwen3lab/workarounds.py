@@ -5,8 +5,39 @@ A notebook calls each in a visible cell of its own, so a learner sees that it is
 when the upstream library fixes the bug, the function and its cell go.
 
 The two notices ``import qwen3lab`` silences are harmless and not something a learner can act on;
-each docstring says why. Introduced in 00_setup (the notices), 05_lora_training (SwanLab) and
+each docstring says why. Introduced in 00_setup (the notices), 05_lora_training (SwanLab, resuming) and
 06_saving_and_chat (the merge offline).
+
+Every workaround of the series, here or where its subject lives (seen on: transformers 5.17.0,
+TRL 1.15.0, PEFT 0.21.2, Unsloth 2026.10.9, swanlab 0.10.3, bitsandbytes 0.50.2, accelerate 1.15.0,
+llama-cpp-python 0.3.36); each test fails once upstream fixes the bug, and then the workaround goes:
+
+=================================  ========================================================  =====================================
+workaround                         upstream: what, where                                     test
+=================================  ========================================================  =====================================
+quiet_bitsandbytes_kernels_notice  bitsandbytes ``backends/cpu/ops.py``: a notice to fetch    tests/test_workarounds.py
+                                   kernels from the Hub at import
+quiet_qwen_bos_notice              transformers: Qwen3 has no BOS, each tokenizer load warns  tests/test_workarounds.py
+start_swanlab / finish_swanlab     swanlab ``integration/transformers.py``: ``report_to``      tests/test_workarounds.py
+                                   alone logs before ``swanlab.init`` (No active Run)
+use_cached_merge_base              unsloth_zoo ``saving_utils.determine_base_model_source``:  tests/test_workarounds.py
+                                   the merge asks the Hub while offline
+fresh_optimizer                    transformers ``Trainer._inner_training_loop`` keeps the    tests/test_train.py (same process)
+                                   first ``train()``'s optimizer on a second call
+keep_adapter_dtype                 PEFT ``PeftModel.load_adapter(autocast_adapter_dtype=True)`` tests/test_train.py (dtype, losses)
+                                   casts a resumed bf16 adapter to float32
+train.last_complete_checkpoint     transformers ``trainer_utils.get_last_checkpoint`` takes   tests/test_train.py
+                                   a checkpoint cut off while being written
+gguf.patch_gguf_qwen3_head_dim     transformers ``integrations/ggml.py``:                    tests/test_gguf.py
+                                   ``GGUF_CONFIG_MAPPING["qwen3"]`` lacks ``head_dim``
+gguf.suppressed_logits             llama.cpp reads no ``generation_config.suppress_tokens``  tests/test_screen.py
+serve.screen_grammar               llama-cpp-python's server takes no logits processor       tests/test_serve.py
+ddp.plain_cpu_device               accelerate 1.15: a multi-process CPU run                  tests/test_ddp.py
+ddp.checkpoint_barrier             transformers ``Trainer._save_checkpoint`` under several    tests/test_ddp.py (the DDP run)
+                                   processes
+ddp.rewrap_before_each_train       transformers + PEFT: a second ``train()`` in one process  tests/test_ddp.py
+fast.speedup.set_gradient_...      Unsloth ``get_peft_model`` fixes checkpointing once        tests/test_fast_apply.py
+=================================  ========================================================  =====================================
 """
 
 from __future__ import annotations

@@ -96,3 +96,42 @@ def test_the_grammar_parses_in_llama_cpp():
 
     grammar = "root ::= [" + "".join(_gbnf_char(c) for c in sorted(BENIGN_CHARS)) + "]*"
     assert LlamaGrammar.from_string(grammar, verbose=False) is not None
+
+
+CONVERSATIONS = [
+    [{"role": "user", "content": "1+1=?"}],
+    [{"role": "system", "content": "你是一位耐心的数学老师。"}, {"role": "user", "content": "解方程 (x + 2)^2 = 0。"}],
+    [{"role": "system", "content": "s"}, {"role": "user", "content": "What is 1 + 1?"},
+     {"role": "assistant", "content": "1 + 1 = 2."}, {"role": "user", "content": "And 2 + 2?\n\nLine two."}],
+]
+
+
+@pytest.mark.parametrize("thinking", [True, False])
+def test_the_modelfiles_template_renders_the_tokenizers_prompt_in_both_modes(thinking):
+    """What Ollama would send the model is what apply_chat_template writes: the Modelfile that thinks
+    (unless a request says think: false) and the one that never does."""
+    from qwen3lab.serve import modelfile_template, ollama_modelfile, render_go_template
+    from qwen3lab.tiny import load_qwen3_tokenizer
+
+    tokenizer = load_qwen3_tokenizer()
+    modelfile = ollama_modelfile("model-q4_k_m.gguf", thinking=thinking, num_ctx=768)
+    lines = modelfile.splitlines()
+    assert lines[0] == "FROM ./model-q4_k_m.gguf"
+    assert 'PARAMETER stop "<|im_end|>"' in lines and 'PARAMETER stop "<|endoftext|>"' in lines
+    assert ("PARAMETER temperature 0.6" in lines) == thinking and ("PARAMETER temperature 0.7" in lines) != thinking
+    template = modelfile_template(modelfile)
+    for messages in CONVERSATIONS:
+        for think in (None, True, False):
+            expected = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                     enable_thinking=thinking and think is not False)
+            assert render_go_template(template, messages, think=think) == expected, (messages, think)
+
+
+def test_the_renderer_refuses_what_it_does_not_implement():
+    from qwen3lab.serve import render_go_template
+
+    for template in ("{{ range .Messages }}x{{ end }}", "{{ if .Think }}x", "{{ len .Messages }}", "{{ .X | printf }}"):
+        with pytest.raises((ValueError, KeyError)):
+            render_go_template(template, [{"role": "user", "content": "u"}], think=True)
+    assert render_go_template('{{- if and $.IsThinkSet (not $.Think) }}off{{ else }}on{{ end -}}\n', [],
+                              think=False) == "off"

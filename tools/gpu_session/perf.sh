@@ -14,6 +14,7 @@
 # WORK (default /tmp) holds the copy of the tree, the benchmark's model and data and the artifacts;
 # HF_HOME (default /dev/shm/qwen3lab-hf) the rehearsal hub. STEPS (default 20) benchmark steps a recipe, WARMUP
 # (default 8) of them left out of the timing (at 8192 the first step split in two passes recompiles).
+# RECIPES (default c,b,l) the benchmark's recipes; ONLY_BENCH=1 runs the benchmark alone (little device time).
 set -u
 . "$(dirname "$0")/common.sh"
 begin_session
@@ -27,7 +28,7 @@ print("torch", torch.__version__, "transformers", transformers.__version__, "trl
 echo "exit 0 (no tiny series in a performance run)" > /tmp/logs/tiny.log
 rm -rf "$work/proj-perf" && cp -r . "$work/proj-perf"
 cd "$work/proj-perf" && setsid nohup env PYTHONPATH=/tmp/site:$work/proj-perf PYTHONUNBUFFERED=1 WORK="$work" \
-  HF_HOME="$hub" STEPS="${STEPS:-20}" WARMUP="${WARMUP:-8}" bash -c '
+  HF_HOME="$hub" STEPS="${STEPS:-20}" WARMUP="${WARMUP:-8}" RECIPES="${RECIPES:-c,b,l}" ONLY_BENCH="${ONLY_BENCH:-0}" bash -c '
   trap '"'"'echo "exit $?"'"'"' EXIT
   R=/tmp/logs/perf; mkdir -p $R; home=$WORK/q-perf/artifacts
   bench() { local tag=$1; shift
@@ -42,12 +43,13 @@ cd "$work/proj-perf" && setsid nohup env PYTHONPATH=/tmp/site:$work/proj-perf PY
     grep -ho "[0-9]* 步：全部算在内每秒训练 [^\"]*" $R/05-$tag.ipynb | head -n 1
     grep -ho "去掉前 8 步：每秒训练 [0-9,]* 个 token" $R/05-$tag.ipynb | head -n 1
     grep -ho "峰值 [0-9.]* GiB = [^\"]*" $R/05-$tag.ipynb | head -n 1; }
+  if [ "$ONLY_BENCH" = 1 ]; then bench seq8192 --recipes "$RECIPES"; exit 0; fi  # little device time left
   python3 tools/rehearsal_hub.py --hf-home "$HF_HOME" --shape full > $R/hub.log 2>&1; echo "hub: exit $? at $(( $(date +%s) - $(cat /tmp/t0) )) s"
   ( env QWEN3LAB_PROFILE=full HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 QWEN3LAB_HOME=$home \
       python3 tools/run_notebooks.py --no-progress notebooks/03_*.ipynb notebooks/04_*.ipynb > $R/03-04.log 2>&1
     echo "03-04: exit $? at $(( $(date +%s) - $(cat /tmp/t0) )) s" ) &
   data=$!
-  bench seq8192 --recipes c,b,l
+  bench seq8192 --recipes "$RECIPES"
   wait $data
   nb05 nocap
   nb05 cap24 QWEN3LAB_GPU_MEMORY_CAP_GIB=24
