@@ -332,16 +332,11 @@ def _versus(o: dict, base: dict) -> str:
 # -- a worker: one recipe in its own process --------------------------------------------------------
 
 
-def _meter_module():
-    """qwen3lab.meter (``import qwen3lab`` imports neither Unsloth nor torch: the peer may use it)."""
-    from qwen3lab import meter
-
-    return meter
-
-
 def add_batch_counts(counts: dict, inputs) -> None:
     """One micro-batch's counts, exactly as notebook 05 counts them (qwen3lab.meter)."""
-    _meter_module().add_batch_counts(counts, inputs)
+    from qwen3lab.meter import add_batch_counts  # import qwen3lab imports no Unsloth: the peer may use it
+
+    add_batch_counts(counts, inputs)
 
 
 def _gpu_busy_profiler():
@@ -541,7 +536,9 @@ def worker(name: str, args) -> None:
 
     GpuBusyProfiler = _gpu_busy_profiler()
     # the same counts as notebook 05's: qwen3lab.meter wraps training_step, outside Unsloth's budget
-    meter = _meter_module().StepMeter(trainer)
+    from qwen3lab.meter import StepMeter
+
+    meter = StepMeter(trainer)
     steps = meter.steps
     if args.profile:
         trace = args.trace_dir / f"{name}-{args.max_seq_length}.json.gz" if args.trace_dir else None

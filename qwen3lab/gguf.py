@@ -332,12 +332,11 @@ def suppressed_logits(model_dir: str | Path):
     ``generation_config.json``, so the tiny model's screen (02_chat_templates: only benign
     characters on a projector) would be lost in the GGUF without this. The full profile's models
     suppress nothing: None, and generation is llama.cpp's own. Introduced in 08_export."""
-    import json
-
     import numpy as np
 
-    config = Path(model_dir) / "generation_config.json"
-    ids = json.loads(config.read_text()).get("suppress_tokens") if config.is_file() else None
+    from .tiny import suppressed_token_ids
+
+    ids = suppressed_token_ids(model_dir)
     if not ids:
         return None
     from llama_cpp import LogitsProcessorList

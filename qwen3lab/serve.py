@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tiny import BENIGN_CHARS
+from .tiny import BENIGN_CHARS, suppressed_token_ids
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -110,8 +110,7 @@ def screen_grammar(model_dir: str | Path) -> str | None:
     hold only ``BENIGN_CHARS``, or None where the model's ``generation_config.json`` suppresses
     nothing (the full profile). llama-cpp-python's server takes it per request
     (``extra_body={"grammar": ...}``); a logits processor, as 08 passes in-process, cannot reach it."""
-    config = Path(model_dir) / "generation_config.json"
-    if not (config.is_file() and json.loads(config.read_text()).get("suppress_tokens")):
+    if not suppressed_token_ids(model_dir):
         return None
     return "root ::= [" + "".join(_gbnf_char(c) for c in sorted(BENIGN_CHARS)) + "]*"
 
@@ -246,7 +245,7 @@ def _run(nodes, variables, dot, out):
             out.append(str(_eval(node[1], variables, dot)))
         elif node[0] == "if":
             for cond, body in node[1]:
-                if _true(_eval(cond, variables, dot)):
+                if _eval(cond, variables, dot):
                     _run(body, variables, dot, out)
                     break
             else:
@@ -257,10 +256,6 @@ def _run(nodes, variables, dot, out):
                 _run(node[3], {**variables, index: n, value: item}, item, out)
 
 
-def _true(value) -> bool:
-    return bool(value)  # Go's truth: false, 0, "", nil and empty collections are false
-
-
 def _eval(expr: str, variables, dot):
     tokens = re.findall(r'"(?:[^"\\]|\\.)*"|[()]|[^\s()]+', expr)
     value, rest = _call(tokens, 0, variables, dot)
@@ -269,8 +264,8 @@ def _eval(expr: str, variables, dot):
     return value
 
 
-_FUNCTIONS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "and": lambda *a: all(map(_true, a)),
-              "or": lambda *a: any(map(_true, a)), "not": lambda a: not _true(a)}
+_FUNCTIONS = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "and": lambda *a: all(map(bool, a)),
+              "or": lambda *a: any(map(bool, a)), "not": lambda a: not a}  # Go's truth is Python's
 
 
 def _call(tokens, i, variables, dot):

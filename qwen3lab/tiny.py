@@ -105,6 +105,14 @@ BENIGN_CHARS = frozenset(
     "茶米面果菜瓜豆糖盐汤饭桌椅灯钟表船车红黄蓝绿白青紫色声音乐舞球棋琴园城村家房楼屋")
 
 
+def suppressed_token_ids(model_dir: str | Path) -> list[int]:
+    """The ``suppress_tokens`` of a model folder's ``generation_config.json`` (the tiny model's
+    screen); empty where it suppresses nothing (the full profile's models) or has no such file.
+    Introduced in 08_export, where llama.cpp, which never reads the file, is given them."""
+    config = Path(model_dir) / "generation_config.json"
+    return list(json.loads(config.read_text()).get("suppress_tokens") or []) if config.is_file() else []
+
+
 def screened_token_ids(tokenizer) -> list[int]:
     """The ids the tiny model never generates (its ``generation_config.suppress_tokens``): every
     token of the vocabulary whose text is not made only of ``BENIGN_CHARS``. The added tokens
@@ -173,4 +181,4 @@ def _persist_padding_side(path: Path, side: str) -> None:
 _SHAPE_KEYS = ("dtype", "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                "num_key_value_heads", "head_dim", "tie_word_embeddings")
 
-__all__ = ["BENIGN_CHARS", "QWEN3_8B", "build_tiny_model", "screened_token_ids", "load_qwen3_tokenizer", "tiny_qwen3_config", "tokenizer_files_dir"]
+__all__ = ["BENIGN_CHARS", "QWEN3_8B", "build_tiny_model", "screened_token_ids", "suppressed_token_ids", "load_qwen3_tokenizer", "tiny_qwen3_config", "tokenizer_files_dir"]

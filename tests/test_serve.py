@@ -4,7 +4,10 @@ that dies or never answers is an error that shows its log. And the tiny profile'
 
 The server itself (llama-cpp-python's, on the tiny GGUF) runs in notebook 08 under nbval."""
 
+import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,7 +44,7 @@ def _listening(port: int) -> bool:
 def test_the_server_answers_inside_the_block_and_nothing_is_left_after_it(tmp_path, fail):
     port, child_file = free_port(), tmp_path / "child.pid"
     command = [sys.executable, "-c", SERVER, str(port), str(child_file)]
-    with pytest.raises(ZeroDivisionError) if fail else _nothing():
+    with pytest.raises(ZeroDivisionError) if fail else contextlib.nullcontext():
         with running(command, ready=f"http://127.0.0.1:{port}/") as server:
             assert _listening(port) and server.ready_s < 30 and server.process.poll() is None
             if fail:
@@ -53,12 +56,34 @@ def test_the_server_answers_inside_the_block_and_nothing_is_left_after_it(tmp_pa
     assert server.process.poll() is not None and _gone(child) and not _listening(port)
 
 
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
+def test_the_server_stops_when_the_process_that_started_it_is_killed(tmp_path):
+    """A kernel killed inside the block (out of memory, a restart) runs no finally: the server gets
+    SIGTERM from the kernel's death all the same."""
+    port, child_file, pid_file = free_port(), tmp_path / "child.pid", tmp_path / "server.pid"
+    owner = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+from qwen3lab.serve import running
+with running({[sys.executable, "-c", SERVER, str(port), str(child_file)]!r}, ready="http://127.0.0.1:{port}/") as s:
+    open({str(pid_file)!r}, "w").write(str(s.process.pid))
+    time.sleep(300)
+"""])
+    try:
+        deadline = time.monotonic() + 30
+        while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        server = int(pid_file.read_text())
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 5
+        while not _gone(server) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _gone(server) and not _listening(port)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+        if child_file.is_file():  # the server's own child: only a finally kills its group, and none ran
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(child_file.read_text()), signal.SIGKILL)
 
 
 def test_a_server_that_exits_before_answering_shows_its_log():
