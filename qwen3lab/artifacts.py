@@ -46,6 +46,8 @@ STAGES: dict[str, tuple[str, str]] = {
     "merged": ("merged", "06_saving_and_chat"),
     "eval": ("eval", "07_evaluation"),
     "gguf": ("gguf", "08_export"),
+    "grpo": ("grpo", "09_grpo"),
+    "grpo_run": ("runs/grpo", "09_grpo"),
     "notebooks": ("notebooks", "make run"),
     "handout": ("handout", "make handout"),
     "swanlog": ("swanlog", "05_lora_training"),

@@ -234,6 +234,21 @@ class Config:
     eval_batch_size: int = _f(8, "rows per generate call in 07's evaluation (left-padded batches); more rows are "
                                  "faster on a GPU with room", allowed=_at_least(1))
 
+    # -- reinforcement learning: trl.GRPOConfig (09) --------------------------------------------
+    grpo_start: str = _f("adapter", "what 09's GRPO trains: 05's adapter (SFT, then RL) or a new LoRA on the base model",
+                         allowed=_one_of("adapter", "base"))
+    grpo_prompts: int = _f(64, "reasoning questions 04 holds out for 09's GRPO (no SFT step trains on them, 07 does "
+                               "not score them)", allowed=_at_least(1))
+    num_generations: int = _f(4, "GRPO: completions sampled per prompt, the group whose rewards are compared "
+                                 "(TRL's default 8)", allowed=_at_least(2, 1024))
+    max_completion_length: int = _f(512, "GRPO: new tokens per completion (TRL's default 512)", allowed=_at_least(1))
+    beta: float = _f(0.04, "GRPO: weight of the KL penalty to the reference, the model GRPO starts from (TRL's "
+                           "default 0 computes no reference)", float, int, allowed=_between(0, 10))
+    grpo_learning_rate: float = _f(5e-6, "GRPO: peak learning rate (RL steps are smaller than SFT's)", float, int,
+                                   allowed=_between(0, 1, low_open=True))
+    grpo_max_steps: int = _f(10, "GRPO: optimizer steps, one prompt's group of completions each",
+                             allowed=_at_least(1, 10000000))
+
     # -- export: GGUF for llama.cpp (08) ----------------------------------------------------------
     gguf_quantizations: tuple[str, ...] = _f(("q8_0", "q4_k_m"), "the types 08 quantizes the f16 GGUF to with "
                                              "llama_model_quantize (q4_k_m: the size people share)", tuple, list,
@@ -400,6 +415,12 @@ PROFILES: dict[str, Config] = {
         # under a minute on 2 CPU cores (each new token costs the 151,936-word output layer)
         eval_reasoning_rows=4,
         eval_chat_rows=4,
+        # 09 on a CPU: 6 steps of 4 completions of 32 tokens (the random model never stops early),
+        # at the tiny SFT's step size so that rewards and KL move visibly
+        grpo_prompts=8,
+        max_completion_length=32,
+        grpo_learning_rate=5e-3,
+        grpo_max_steps=6,
     ),
     "full": Config(
         profile="full",

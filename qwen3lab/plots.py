@@ -89,14 +89,18 @@ def plot_mix_composition(composition: Mapping[str, Mapping[str, int]], *, title:
 #: The quantities ``plot_training`` draws, in panel order, with their axis labels.
 TRAINING_PANELS = (("loss", "train/loss"), ("grad_norm", "grad_norm"), ("learning_rate", "learning_rate"),
                    ("epoch", "epoch"))
+#: What 09_grpo plots from GRPOTrainer's log: the group's mean reward, the KL term and the completions' length.
+GRPO_PANELS = (("reward", "reward (mean over the completions)"), ("kl", "kl (to the reference)"),
+               ("completions/mean_length", "completion length (tokens)"), ("loss", "train/loss"))
 
 
-def plot_training(log_history, out_path=None, *, title: str = "LoRA training"):
-    """train/loss, grad_norm, learning_rate and epoch against global_step, one panel each, from
-    ``trainer.state.log_history``; also saved as a PNG when ``out_path`` is given.
+def plot_training(log_history, out_path=None, *, title: str = "LoRA training", panels=TRAINING_PANELS):
+    """Four logged values against global_step, one panel each (``panels``: (key, label) pairs; by
+    default train/loss, grad_norm, learning_rate and epoch), from ``trainer.state.log_history``;
+    also saved as a PNG when ``out_path`` is given.
 
     Only the per-step entries count (the final summary entry has ``train_loss``, not ``loss``).
-    Introduced in 05_lora_training.
+    Introduced in 05_lora_training; 09_grpo passes ``GRPO_PANELS``.
     """
     from matplotlib.figure import Figure
 
@@ -105,7 +109,7 @@ def plot_training(log_history, out_path=None, *, title: str = "LoRA training"):
         raise ValueError("log_history has no per-step 'loss' entries: train first (logging_steps >= 1)")
     fig = Figure(figsize=(10, 6))
     axes = fig.subplots(2, 2, sharex=True).flatten()
-    for ax, (key, label) in zip(axes, TRAINING_PANELS):
+    for ax, (key, label) in zip(axes, panels):
         points = [(entry["step"], entry[key]) for entry in steps if entry.get(key) is not None]
         if points:
             x, y = zip(*points)
@@ -158,5 +162,5 @@ def plot_eval(table, *, title: str = "Held-out rows, before and after fine-tunin
     return fig
 
 
-__all__ = ["EVAL_PANELS", "SOURCE_COLORS", "TRAINING_PANELS", "plot_eval", "plot_length_histogram", "plot_mix_composition",
+__all__ = ["EVAL_PANELS", "GRPO_PANELS", "SOURCE_COLORS", "TRAINING_PANELS", "plot_eval", "plot_length_histogram", "plot_mix_composition",
            "plot_training"]

@@ -3,11 +3,12 @@ the headless run a host makes after a workshop. A config file's values must reac
 (04 holds out the rows it says, 05 trains at its rank, 07 scores the held-out rows it was given),
 no notebook may hard-code a profile's value that a config file can change, and the run must leave
 the executed copies and the summary it promises. About 2 minutes on 2 idle CPU cores: 00 first (it
-builds the tiny model every later notebook needs), then 03 to 07."""
+builds the tiny model every later notebook needs), then 03 to 07; then 09 (GRPO, its exercise 1) on a copy of the artifacts, about 30 s more."""
 
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ from conftest import ROOT
 from qwen3lab.config import PROFILES
 
 CONFIG = "r = 8\neval_reasoning_rows = 3\n"  # 05's exercise 1, as it is written
+GRPO_CONFIG = CONFIG + "beta = 0.0\n"  # and 09's exercise 1: GRPO without a KL term (TRL's default)
 TINY = PROFILES["tiny"]
 
 
@@ -67,7 +69,7 @@ def test_the_config_file_reaches_every_kernel(series):
     # 04: three reasoning rows held out instead of the profile's; the chat rows the profile's
     mixed = json.loads((home / "data" / "mixed" / "manifest.json").read_text())
     assert mixed["config"]["eval_reasoning_rows"] == 3
-    assert mixed["heldout"] == {"reasoning": 3, "chat": TINY.eval_chat_rows}
+    assert mixed["heldout"] == {"reasoning": 3, "chat": TINY.eval_chat_rows, "grpo": TINY.grpo_prompts}
     assert load_from_disk(str(home / "data" / "mixed" / "heldout" / "reasoning")).num_rows == 3
     # 05: the adapter was trained at rank 8, and the notebook printed the count for it
     assert json.loads((home / "adapter" / "adapter_config.json").read_text())["r"] == 8
@@ -80,3 +82,29 @@ def test_the_config_file_reaches_every_kernel(series):
     assert float(rows["thinking on", "rows"]["before (base)"]) == 3.0
     assert float(rows["thinking on", "rows"]["after (adapter)"]) == 3.0
     assert float(rows["thinking off", "rows"]["after (adapter)"]) == TINY.eval_chat_rows
+
+
+@pytest.fixture(scope="module")
+def grpo(series, tmp_path_factory):
+    home, done = series
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = tmp_path_factory.mktemp("grpo")
+    shutil.copytree(home, folder / "artifacts", symlinks=True)
+    (folder / "my.toml").write_text(GRPO_CONFIG)
+    return folder / "artifacts", _run(folder / "artifacts", "--config", str(folder / "my.toml"), "--from", "09")
+
+
+def test_09_runs_its_exercise_without_a_kl_term(grpo):
+    """beta = 0: TRL builds no reference adapter and logs no KL; 09's asserts hold for it, and the
+    GRPO adapter saved is the trained one alone."""
+    home, done = grpo
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    manifest = json.loads((home / "grpo" / "manifest.json").read_text())
+    assert manifest["config"]["beta"] == 0.0 and manifest["config"]["r"] == 8
+    assert manifest["prompts"] == TINY.grpo_prompts and manifest["steps"] == TINY.grpo_max_steps
+    with open(home / "grpo" / "history.csv", newline="") as f:
+        steps = list(csv.DictReader(f))
+    assert [int(s["step"]) for s in steps] == list(range(1, TINY.grpo_max_steps + 1))
+    assert all(s["kl"] == "" for s in steps)  # no reference model, no KL
+    assert json.loads((home / "grpo" / "adapter" / "adapter_config.json").read_text())["r"] == 8
+    assert not (home / "grpo" / "adapter" / "ref").exists()

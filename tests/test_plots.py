@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from qwen3lab.plots import plot_length_histogram, plot_mix_composition  # noqa: E402
+from qwen3lab.plots import GRPO_PANELS, plot_length_histogram, plot_mix_composition, plot_training  # noqa: E402
 
 
 def test_length_histogram(tmp_path):
@@ -34,3 +34,17 @@ def test_mix_composition():
     assert "chat\n75 (75%)" in labels and "reasoning\n900 (90%)" in labels
     rows_only = plot_mix_composition({"reasoning": {"rows": 1}, "chat": {"rows": 3}})
     assert [t.get_text() for t in rows_only.axes[0].get_yticklabels()] == ["by rows"]
+
+
+def test_training_curves_take_grpo_panels():
+    """09 plots GRPOTrainer's log with the same function as 05: each panel its key's points, a step
+    that logged no value for a key (no KL with beta = 0) is left out, not drawn as 0."""
+    history = [{"step": 1, "loss": 0.0, "reward": 0.5, "completions/mean_length": 32.0},
+               {"step": 2, "loss": 0.1, "reward": 0.8, "kl": 0.01, "completions/mean_length": 28.0},
+               {"train_loss": 0.05, "step": 2}]
+    fig = plot_training(history, title="GRPO", panels=GRPO_PANELS)
+    assert [ax.get_title() for ax in fig.axes] == [label for _, label in GRPO_PANELS]
+    points = {label: [tuple(line.get_xydata()[:, 1]) for line in ax.get_lines()] for ax, (_, label) in
+              zip(fig.axes, GRPO_PANELS)}
+    assert points[GRPO_PANELS[0][1]] == [(0.5, 0.8)] and points[GRPO_PANELS[1][1]] == [(0.01,)]
+    assert points[GRPO_PANELS[2][1]] == [(32.0, 28.0)]

@@ -157,11 +157,12 @@ def test_the_series_dependencies_are_read_from_its_require_calls(runner):
     needs = runner.prerequisites(paths)
     got = {p.name[:2]: sorted(n.name[:2] for n in needed) for p, needed in needs.items()}
     assert got == {"00": [], "01": ["00"], "02": ["00"], "03": ["00"], "04": ["00", "03"], "05": ["00", "04"],
-                   "06": ["00", "05"], "07": ["00", "04", "05"], "08": ["00", "06"]}
+                   "06": ["00", "05"], "07": ["00", "04", "05"], "08": ["00", "06"],
+                   "09": ["00", "04", "05"]}
     # from 05 on, the stages of 00-04 are on disk already: only what is selected is waited for
     later = runner.prerequisites([p for p in paths if p.name >= "05"])
     assert {p.name[:2]: sorted(n.name[:2] for n in needed) for p, needed in later.items()} == {
-        "05": [], "06": ["05"], "07": ["05"], "08": ["06"]}
+        "05": [], "06": ["05"], "07": ["05"], "08": ["06"], "09": ["05"]}
 
 
 def _timed(name, seconds, fail=False):

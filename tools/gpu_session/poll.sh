@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Follow the runs tools/gpu_session/start.sh started: wait up to SECONDS (default 60) or until both
 # series have ended, print where they are (each notebook's last line in its cells.log), and pack
-# the logs, reports, executed notebooks, their cell logs and 07/08's outputs into $OUT/r.tgz (OUT
+# the logs, reports, executed notebooks, their cell logs and 07/08/09's outputs into $OUT/r.tgz (OUT
 # defaults to /tmp). Exits 1 at once on a machine where no run was started (a fresh machine: the
 # one that held the run was given back).
 #
@@ -29,11 +29,13 @@ gzip -qf /tmp/logs/series/*/gpumem.txt 2>/dev/null
 for h in /tmp/q-full/artifacts /dev/shm/q-tiny/artifacts; do
   tag=$(basename "$(dirname "$h")"); mkdir -p /tmp/logs/$tag
   # the executed copies and their cell logs (under 1 MB for the series): written as each notebook
-  # ends, and the logs while it runs, so a run cut off by the lender still tells where its time went
+  # ends, and the logs while it runs, so a run cut off early still tells where its time went
   mkdir -p /tmp/logs/$tag/notebooks; cp $h/notebooks/* /tmp/logs/$tag/notebooks/ 2>/dev/null
   cp $h/../gpu-report.txt /tmp/logs/$tag/ 2>/dev/null
   cp $h/eval/*.csv $h/eval/*.json /tmp/logs/$tag/ 2>/dev/null
   cp $h/gguf/manifest.json /tmp/logs/$tag/gguf-manifest.json 2>/dev/null
+  cp $h/grpo/history.csv /tmp/logs/$tag/grpo-history.csv 2>/dev/null
+  cp $h/grpo/manifest.json /tmp/logs/$tag/grpo-manifest.json 2>/dev/null
 done
 tar -czf "$out/r.tgz" -C /tmp logs 2>/dev/null
 true

@@ -13,7 +13,9 @@
 # REPLY_TOKENS="OFF ON" (default "64 128") sets the full series' reply lengths, thinking off and on:
 # a random 8B's every reply runs to its limit, so in a rehearsal they cost time and show nothing.
 # At the source's 256 and 1024 (REPLY_TOKENS=profile keeps them) 06 took 799 s and 07 546 s on the
-# H200 (2026-12-02), and the series did not fit in a lender's 30 minutes.
+# H200 (2026-12-02), and the series did not fit in 30 minutes of device time.
+# FULL_NOTEBOOKS (default: all) limits the full series to some notebooks, each with the ones it needs,
+# e.g. FULL_NOTEBOOKS="00 03 04 05 09" (the tiny series always runs whole).
 set -u
 . "$(dirname "$0")/common.sh"
 begin_session
@@ -24,9 +26,10 @@ for p in full tiny; do rm -rf /tmp/proj-$p; cp -r . /tmp/proj-$p; done
 rows=${EVAL_ROWS:-64}
 replies=(); [ "${REPLY_TOKENS:-64 128}" = profile ] || { read -r off on <<<"${REPLY_TOKENS:-64 128}"
   replies=(QWEN3LAB_MAX_NEW_TOKENS=$off QWEN3LAB_MAX_NEW_TOKENS_THINKING=$on); }
-echo "full series: $rows + $rows evaluation rows; reply lengths: ${replies[*]:-as in the profile}"
+full_nbs=(); [ -n "${FULL_NOTEBOOKS:-}" ] && full_nbs=("NOTEBOOKS=$(for n in $FULL_NOTEBOOKS; do printf 'notebooks/%s_*.ipynb ' "$n"; done)")
+echo "full series: $rows + $rows evaluation rows; reply lengths: ${replies[*]:-as in the profile}; ${FULL_NOTEBOOKS:-every notebook}"
 cd /tmp/proj-full && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-full PYTHONUNBUFFERED=1 \
-  QWEN3LAB_EVAL_REASONING_ROWS=$rows QWEN3LAB_EVAL_CHAT_ROWS=$rows "${replies[@]}" QWEN3LAB_HOME=/tmp/q-full/artifacts \
+  QWEN3LAB_EVAL_REASONING_ROWS=$rows QWEN3LAB_EVAL_CHAT_ROWS=$rows "${replies[@]}" "${full_nbs[@]}" QWEN3LAB_HOME=/tmp/q-full/artifacts \
   HF_HOME=/dev/shm/qwen3lab-hf bash -c 'make test-gpu PY=python3 PROFILE=full REHEARSAL=1 JOBS=2; echo "exit $?"' \
   > /tmp/logs/full.log 2>&1 < /dev/null &
 sleep 2
