@@ -242,8 +242,8 @@ class Config:
     num_generations: int = _f(4, "GRPO: completions sampled per prompt, the group whose rewards are compared "
                                  "(TRL's default 8)", allowed=_at_least(2, 1024))
     max_completion_length: int = _f(512, "GRPO: new tokens per completion (TRL's default 512)", allowed=_at_least(1))
-    beta: float = _f(0.04, "GRPO: weight of the KL penalty to the reference, the model GRPO starts from (TRL's "
-                           "default 0 computes no reference)", float, int, allowed=_between(0, 10))
+    beta: float = _f(0.04, "GRPO: weight of the KL penalty to the reference model (TRL's: a copy of the "
+                           "adapter GRPO starts from; TRL's default 0 computes no reference)", float, int, allowed=_between(0, 10))
     grpo_learning_rate: float = _f(5e-6, "GRPO: peak learning rate (RL steps are smaller than SFT's)", float, int,
                                    allowed=_between(0, 1, low_open=True))
     grpo_max_steps: int = _f(10, "GRPO: optimizer steps, one prompt's group of completions each",
@@ -415,7 +415,7 @@ PROFILES: dict[str, Config] = {
         # under a minute on 2 CPU cores (each new token costs the 151,936-word output layer)
         eval_reasoning_rows=4,
         eval_chat_rows=4,
-        # 09 on a CPU: 6 steps of 4 completions of 32 tokens (the random model never stops early),
+        # 09 on a CPU: 6 steps of 4 completions of 32 tokens (the random model seldom stops early),
         # at the tiny SFT's step size so that rewards and KL move visibly
         grpo_prompts=8,
         max_completion_length=32,

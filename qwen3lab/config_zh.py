@@ -47,7 +47,7 @@ FIELD_HELP_ZH: dict[str, str] = {
     "grpo_prompts": "04 留出给 09 做 GRPO 的推理题数（SFT 不训练它们，07 也不用它们评估）",
     "num_generations": "GRPO：每个提示采样的回答数，即互相比较奖励的那一组（TRL 默认 8）",
     "max_completion_length": "GRPO：每个回答的最大新 token 数（TRL 默认 512）",
-    "beta": "GRPO：对参考模型（GRPO 开始时的模型）的 KL 惩罚权重（TRL 默认 0，不计算参考模型）",
+    "beta": "GRPO：对参考模型的 KL 惩罚权重（TRL 的参考模型是起点适配器的拷贝；TRL 默认 0，不计算参考模型）",
     "grpo_learning_rate": "GRPO：峰值学习率（强化学习的步子比 SFT 小）",
     "grpo_max_steps": "GRPO：优化器步数，每步一个提示的一组回答",
     "gguf_quantizations": "08 用 llama_model_quantize 把 f16 GGUF 量化成的类型（q4_k_m：大家常分享的大小）",

@@ -14,8 +14,8 @@
 # a random 8B's every reply runs to its limit, so in a rehearsal they cost time and show nothing.
 # At the source's 256 and 1024 (REPLY_TOKENS=profile keeps them) 06 took 799 s and 07 546 s on the
 # H200 (2026-12-02), and the series did not fit in 30 minutes of device time.
-# FULL_NOTEBOOKS (default: all) limits the full series to some notebooks, each with the ones it needs,
-# e.g. FULL_NOTEBOOKS="00 03 04 05 09" (the tiny series always runs whole).
+# FULL_NOTEBOOKS (default: all) runs only the numbered notebooks of the full series; list the ones they
+# read from too, e.g. FULL_NOTEBOOKS="00 03 04 05 09" for 09 (the tiny series always runs whole).
 set -u
 . "$(dirname "$0")/common.sh"
 begin_session
