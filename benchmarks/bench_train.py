@@ -69,7 +69,10 @@ PEAK_FLOPS = 790e12
 #: loader); the other recipes change one thing of one of them.
 _SOURCE = {"use_gradient_checkpointing": "unsloth", "padding_free": False, "speed_layer": False,
            "unsloth_loader": "FastLanguageModel", "fused_lora": False}
-_DEFAULT = {"use_gradient_checkpointing": "unsloth", "padding_free": None, "speed_layer": True}
+#: (c), as measured in docs/benchmarks.md: the frozen weights kept where the memory allows (the
+#: config's keep_dequantized None; its default is False, as the full profile at 8192 never keeps them)
+_DEFAULT = {"use_gradient_checkpointing": "unsloth", "padding_free": None, "speed_layer": True,
+            "keep_dequantized": None}
 #: Each recipe: "cfg", the config overrides on the full profile; "env", the worker's extra
 #: environment; "dynamic_first", every torch.compile shape dynamic from the first compile;
 #: "peer", the plain transformers + PEFT worker instead of notebook 05's calls.

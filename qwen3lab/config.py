@@ -260,8 +260,9 @@ class Config:
     speed_layer: bool = _f(False, "the GPU speed layer of 05 (qwen3lab.fast), off = the source's recipe: FastModel, "
                                   "batch, padding-free and checkpointing fitted to the free GPU memory")
     fused_lora: bool = _f(True, "with speed_layer: each LoRA layer on a 4-bit weight as one operator")
-    keep_dequantized: bool | None = _f(None, "with fused_lora: keep frozen weights dequantized while training; "
-                                             "None = where the memory allows", bool, type(None))
+    keep_dequantized: bool | None = _f(False, "with fused_lora: keep frozen weights dequantized while training "
+                                              "(opt-in: never run at the full profile's 8192); None = where the "
+                                              "memory allows", bool, type(None))
     fp8_frozen: bool = _f(True, "with the frozen weights kept: in FP8, their products in FP8 (GPUs of "
                                 "compute capability 8.9+)")
     gpu_memory_cap_gib: float | None = _f(None, "with speed_layer: 05 uses at most this many GiB of GPU 0 "

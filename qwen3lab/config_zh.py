@@ -54,7 +54,7 @@ FIELD_HELP_ZH: dict[str, str] = {
     "gguf_keep_f16": "在 artifacts/gguf 中与量化文件一起保留 f16 GGUF（转换器输出，8B 为 16.4 GB）；false 则在量化文件生成并检查后删除它",
     "speed_layer": "05 的 GPU 速度层（qwen3lab.fast）：FastModel，按空闲 GPU 显存调配批大小、免填充与检查点；关闭 = 源教程的做法",
     "fused_lora": "配合 speed_layer：4 位权重上的每个 LoRA 层作为一个算子",
-    "keep_dequantized": "配合 fused_lora：训练时让冻结权重保持反量化；None = 显存允许时保持",
+    "keep_dequantized": "配合 fused_lora：训练时让冻结权重保持反量化（需手动开启：完整配置的 8192 下从未跑过）；None = 显存允许时保持",
     "fp8_frozen": "保留冻结权重时：以 FP8 存放，其乘积也以 FP8 计算（计算能力 8.9+ 的 GPU）",
     "gpu_memory_cap_gib": "配合 speed_layer：05 至多使用 GPU 0 的这么多 GiB（fast.cap_gpu_memory），以模拟更小的显卡；None = 全部",
     "padding_free": "SFTConfig 的 padding_free；None = 库的默认值（由速度层决定）",

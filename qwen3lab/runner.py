@@ -73,9 +73,15 @@ class Outcome:
 
 # -- executing ------------------------------------------------------------------------------------
 
-def _runnable(nb) -> list:
-    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()
-            and "skip-execution" not in c.metadata.get("tags", [])]
+#: The tag of a cell that never runs headless (nbclient's own ``skip_cells_with_tag``; nbval's skip too).
+SKIP_TAG = "skip-execution"
+
+
+def runnable(nb, skip: tuple[str, ...] = (SKIP_TAG,)) -> list[int]:
+    """The cell rule: the indexes of the cells that run, in order, the code cells with a source and
+    none of the tags ``skip`` (the data-parallel run of 05 adds ``skip-ddp``, ``ddp.py``)."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()
+            and not set(skip) & set(c.metadata.get("tags", []))]
 
 
 #: Run after a notebook's last cell, in its kernel, then removed from the notebook: the peak GPU
@@ -183,18 +189,20 @@ def _end_group(group: int | None, watcher: subprocess.Popen | None) -> None:
         watcher.wait()
 
 
-def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None, log: CellLog | None = None):
-    """Run ``path`` in a fresh kernel. Returns the notebook with its outputs, the index of the last
-    cell started, the exception that stopped it (None when every cell ran) and the kernel's peak
-    GPU and RAM use in MiB (None without a GPU, both None when a cell failed). ``on_cell`` is called
-    after each of the notebook's code cells, ``log`` told when each starts and ends."""
+def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None, log: CellLog | None = None,
+            nb=None, echo: Callable[[str], None] | None = None):
+    """Run ``path`` (or ``nb``, a notebook read from it and changed, started in its folder) in a fresh
+    kernel. Returns the notebook with its outputs, the index of the last cell started, the exception
+    that stopped it (None when every cell ran) and the kernel's peak GPU and RAM use in MiB (None
+    without a GPU, both None when a cell failed). ``on_cell`` is called after each of the notebook's
+    code cells, ``log`` told when each starts and ends, ``echo`` given each output's text as it comes."""
     import nbformat
     from jupyter_client import AsyncKernelManager
     from jupyter_core.utils import run_sync
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    nb = nbformat.read(path, as_version=4)
+    nb = nb if nb is not None else nbformat.read(path, as_version=4)
     n_cells = len(nb.cells)  # the notebook's own; the epilogue after them is not counted as a cell run
     nb.cells.append(nbformat.v4.new_code_cell(EPILOGUE))
     current = {"index": None}
@@ -227,9 +235,15 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
     def notebook_started(**_):
         watched["group"], watched["watcher"] = _watch_kernel(km)
 
-    client = NotebookClient(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}},
-                            on_notebook_start=notebook_started, on_cell_execute=cell_started,
-                            on_cell_executed=cell_ended)
+    class Client(NotebookClient):
+        def output(self, outs, msg, display_id, cell_index):
+            out = super().output(outs, msg, display_id, cell_index)
+            if echo is not None and out is not None and cell_index < n_cells:
+                echo(output_text({"outputs": [out]}))
+            return out
+
+    client = Client(nb, km=km, timeout=timeout, resources={"metadata": {"path": str(path.parent)}},
+                    on_notebook_start=notebook_started, on_cell_execute=cell_started, on_cell_executed=cell_ended)
     try:
         client.execute()
         return nb, current["index"], None, _pop_epilogue(nb)
@@ -310,7 +324,7 @@ def outcome_of(path: Path, nb, seconds: float, failed_index: int | None, exc: Ba
     outcome = Outcome(
         notebook=path.name, status="passed" if exc is None else "failed", seconds=round(seconds, 1),
         cells_run=len([c for c in ran_code if c.get("execution_count") is not None]),
-        code_cells=len(_runnable(nb)),
+        code_cells=len(runnable(nb)),
         assert_lines=sum(line.lstrip().startswith("assert ") for c in ran_code for line in c.source.splitlines()),
         checked=[one_line(output_text(c)) for c in ran_code if CHECK in c.source],
         slowest=slowest_cells(nb))
@@ -342,7 +356,8 @@ def prerequisites(paths: list[Path]) -> dict[Path, set[Path]]:
     setup = next((p for p in paths if p.name.startswith("00_")), None)
     needs = {}
     for path in paths:
-        source = "\n".join(c.source for c in _runnable(nbformat.read(path, as_version=4)))
+        nb = nbformat.read(path, as_version=4)
+        source = "\n".join(nb.cells[i].source for i in runnable(nb))
         stages = set(re.findall(r"""require\(\s*["']([a-z_]+)["']""", source))
         writers = {by_stem.get(artifacts.STAGES[stage][1]) for stage in stages if stage in artifacts.STAGES}
         needs[path] = {w for w in writers | {setup} if w is not None and w != path}
@@ -378,7 +393,7 @@ def run_notebooks(paths: list[Path], *, timeout: int = 1800, refresh: bool = Fal
 
     def run_one(path: Path) -> bool:
         # cell bars only when one notebook runs at a time (several would draw over each other)
-        cells = _bar(len(_runnable(nbformat.read(path, as_version=4))), path.stem, 1,
+        cells = _bar(len(runnable(nbformat.read(path, as_version=4))), path.stem, 1,
                      progress if jobs == 1 else False, leave=False)
         begun = time.perf_counter()
         log = CellLog(out_dir / f"{path.stem}.cells.log", path.name)

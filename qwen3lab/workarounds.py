@@ -32,10 +32,10 @@ gguf.patch_gguf_qwen3_head_dim     transformers ``integrations/ggml.py``:       
                                    ``GGUF_CONFIG_MAPPING["qwen3"]`` lacks ``head_dim``
 gguf.suppressed_logits             llama.cpp reads no ``generation_config.suppress_tokens``  tests/test_screen.py
 serve.screen_grammar               llama-cpp-python's server takes no logits processor       tests/test_serve.py
-ddp.plain_cpu_device               accelerate 1.15: a multi-process CPU run                  tests/test_ddp.py
-ddp.checkpoint_barrier             transformers ``Trainer._save_checkpoint`` under several    tests/test_ddp.py (the DDP run)
+plain_cpu_device                   accelerate 1.15: a multi-process CPU run                  tests/test_ddp.py
+checkpoint_barrier                 transformers ``Trainer._save_checkpoint`` under several    tests/test_ddp.py (the DDP run)
                                    processes
-ddp.rewrap_before_each_train       transformers + PEFT: a second ``train()`` in one process  tests/test_ddp.py
+rewrap_before_each_train           transformers + PEFT: a second ``train()`` in one process  tests/test_ddp.py
 fast.speedup.set_gradient_...      Unsloth ``get_peft_model`` fixes checkpointing once        tests/test_fast_apply.py
 =================================  ========================================================  =====================================
 """
@@ -246,5 +246,66 @@ def fresh_optimizer(trainer) -> None:
     trainer.lr_scheduler = None
 
 
-__all__ = ["DEFAULT_SWANLAB_PROJECT", "finish_swanlab", "fresh_optimizer", "keep_adapter_dtype", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice",
+# -- the data-parallel run of 05 (qwen3lab/ddp.py) -----------------------------------------------
+
+def plain_cpu_device() -> None:
+    """Make the trainer's device ``cpu``, not ``cpu:0``, in a run of several CPU processes.
+
+    accelerate 1.15 (``PartialState.set_device``) gives each process of a multi-process CPU run
+    ``torch.device("cpu", local_rank % torch.cpu.device_count())``, that is ``cpu:0``; with
+    ``world_size > 1``, transformers 5.17's ``Trainer._load_optimizer_and_scheduler`` loads
+    ``optimizer.pt`` with ``map_location=args.device``, and torch 2.13's ``_cpu_deserialize`` accepts
+    only ``"cpu"``: resuming (05's section 8) fails with ``... (tagged with cpu:0)``.
+    ``PartialState`` reads its device from ``ACCELERATE_TORCH_DEVICE``, so that is set (a user's
+    value stays). ``tests/test_ddp.py`` (``test_a_cpu_device_with_an_index_cannot_load_a_checkpoint``)."""
+    os.environ.setdefault("ACCELERATE_TORCH_DEVICE", "cpu")
+
+
+def checkpoint_barrier():
+    """A ``TrainerCallback`` that holds every process after each checkpoint until all have written
+    their part.
+
+    transformers 5.17's ``Trainer._save_checkpoint`` writes the adapter, optimizer and
+    ``trainer_state.json`` from rank 0 and each process's ``rng_state_<rank>.pth``, with no barrier
+    after them. Notebook 05 resumes at once after a checkpoint: a process that gets there first reads
+    it while rank 0 is still writing (``FileNotFoundError: ... trainer_state.json``, or a half-written
+    ``optimizer.pt``). ``on_save`` runs in every process after its part. ``tests/test_ddp.py``."""
+    from transformers import TrainerCallback
+
+    class CheckpointBarrier(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.barrier()
+
+    return CheckpointBarrier()
+
+
+def rewrap_before_each_train(trainer) -> None:
+    """Give every ``trainer.train()`` call after the first a new DDP wrapper, over the model's
+    parameters as they are then.
+
+    transformers 5.17 keeps the first call's ``DistributedDataParallel`` wrapper on a second
+    ``train()`` in the same process (``_wrap_model``: "if already wrapped, don't re-wrap it again"),
+    but resuming loads the adapter with PEFT 0.21's ``load_adapter``, which puts new parameters in
+    place of the LoRA weights: the old wrapper no longer all-reduces the parameters that train, and
+    each process silently steps on its own rows' gradient (the tiny model's first resumed step: grad
+    norm 0.343 on 2 processes, 0.192 on one). Dropping the old wrapper, and the accelerator's
+    reference to it, makes ``train()`` wrap anew. ``tests/test_ddp.py`` (the two-process run)."""
+    inner = trainer.train
+
+    def train(*args, **kwargs):
+        old = trainer.model_wrapped
+        if old is not trainer.model:
+            trainer.accelerator._models = [m for m in trainer.accelerator._models if m is not old]
+            trainer.model_wrapped = trainer.model
+            del old
+        return inner(*args, **kwargs)
+
+    trainer.train = train
+
+
+__all__ = ["DEFAULT_SWANLAB_PROJECT", "checkpoint_barrier", "finish_swanlab", "fresh_optimizer", "keep_adapter_dtype",
+           "plain_cpu_device", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice", "rewrap_before_each_train",
            "start_swanlab", "use_cached_merge_base"]

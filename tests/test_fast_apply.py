@@ -94,7 +94,7 @@ def test_a_large_card_gets_the_fitted_recipe_and_the_source_args_stay(model, arg
     """72 GiB free at 2048 (an H100 after loading): 8 x 1 padding-free, checkpointing off, the
     frozen weights kept in FP8 (a GPU with FP8 tensor cores), both compile fixes."""
     monkeypatch.setattr(fast.recipe, "gpu_has_fp8", lambda: True)
-    cfg = get_config("full", speed_layer=True, max_seq_length=2048)
+    cfg = get_config("full", speed_layer=True, max_seq_length=2048, keep_dequantized=None)
     speedup = fast.apply(model, args, cfg, free_bytes=72 * GIB)
     fitted, recipe = speedup.args, speedup.recipe
     assert fitted is not args and type(fitted) is type(args)
@@ -208,7 +208,7 @@ def test_the_training_sets_measured_step_decides_whether_the_weights_are_kept(mo
     tokenizer = load_qwen3_tokenizer()
     texts = [("一个问题和它的回答。" * n) for n in range(50, 550, 10)]  # 50 rows of about 500 to 5,500 tokens
     dataset = Dataset.from_dict({"text": texts})
-    cfg = get_config("full", speed_layer=True)
+    cfg = get_config("full", speed_layer=True, keep_dequantized=None)
     short = fast.apply(model, args, cfg, dataset=dataset, tokenizer=tokenizer, free_bytes=int(132.8 * GIB)).recipe
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     expected = step_tokens(lengths, 8, cfg.max_seq_length)  # every row measured (fewer than 2,048), drawn in another order
