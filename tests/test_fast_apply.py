@@ -128,7 +128,10 @@ def test_a_large_card_gets_the_fitted_recipe_and_the_source_args_stay(model, arg
 
 
 def test_a_small_card_keeps_unsloths_checkpointing_and_the_trainers_flag(model, args):
-    speedup = fast.apply(model, args, get_config("full", speed_layer=True), free_bytes=16 * GIB)  # 8192, 16 GiB
+    assert fast.apply(model, args, get_config("full", speed_layer=True), free_bytes=16 * GIB).table.loc[
+        "frozen weights", "why"] == "cfg.keep_dequantized is False (the default: opt-in)"
+    speedup = fast.apply(model, args, get_config("full", speed_layer=True, keep_dequantized=None),
+                         free_bytes=16 * GIB)  # 8192, 16 GiB
     assert speedup.recipe.use_gradient_checkpointing == "unsloth" and not speedup.recipe.keep_dequantized
     assert speedup.args.gradient_checkpointing is True and speedup.args.per_device_train_batch_size == 8
     assert not hasattr(model, "_unsloth_gradient_checkpointing")  # never switched: get_peft_model's mode stays

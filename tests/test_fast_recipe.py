@@ -89,7 +89,7 @@ def _qwen3_8b():
 def test_the_frozen_weights_of_qwen3_8b_take_13_9_gb_in_16_bits():
     # 36 layers x (q, o: 4096^2; k, v: 4096 x 1024; gate, up, down: 4096 x 12288) x 2 bytes
     assert dequantized_bytes(get_config("full", speed_layer=True, keep_dequantized=None), _qwen3_8b()) == 13_891_534_848
-    assert dequantized_bytes(get_config("full", speed_layer=True, target_modules=("q_proj",, keep_dequantized=None)), _qwen3_8b()) == 2 * 36 * 4096 * 4096
+    assert dequantized_bytes(get_config("full", speed_layer=True, target_modules=("q_proj",), keep_dequantized=None), _qwen3_8b()) == 2 * 36 * 4096 * 4096
     assert dequantized_bytes(get_config("full", speed_layer=True, fused_lora=False, keep_dequantized=None), _qwen3_8b()) == 0  # only fused_lora keeps them
     assert dequantized_bytes(get_config("full", speed_layer=True, keep_dequantized=None), None) == 0
 

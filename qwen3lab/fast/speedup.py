@@ -188,7 +188,7 @@ def _frozen_row(cfg: Config, recipe: Recipe, fitted: bool, model_config) -> tupl
             why += "; not FP8: this GPU has no FP8 tensor cores (compute capability below 8.9)"
         return "frozen weights", _PER_PRODUCT, value, why
     if not cfg.fused_lora or cfg.keep_dequantized is False:
-        why = "cfg.fused_lora is off" if not cfg.fused_lora else "cfg.keep_dequantized is False"
+        why = "cfg.fused_lora is off" if not cfg.fused_lora else "cfg.keep_dequantized is False (the default: opt-in)"
     elif not fitted:
         why = recipe.reason
     elif not dequantized_bytes(cfg, model_config):
