@@ -12,7 +12,7 @@ Recipes (each in its own process, so Unsloth's patches never leak into the other
             process), micro-batch 2 x 4, gradient checkpointing, padded rows
   b         the source tutorial's Unsloth recipe as written: FastLanguageModel, 2 x 4, Unsloth
             checkpointing, padded rows (if it fails, it is retried as b-nc and both are reported)
-  c         qwen3lab's default GPU recipe (the full profile): FastModel, and qwen3lab.fast.apply
+  c         qwen3lab's default GPU recipe (the full profile): FastModel, and qwen3lab.fast.speed_up
             fitting micro-batch, token budget and checkpointing to the free memory; the same rows per step
   c-flm     c's fitted recipe through FastLanguageModel (qwen3lab's default before FastModel)
   b-fm      b's batches through FastModel
@@ -32,7 +32,7 @@ Recipes (each in its own process, so Unsloth's patches never leak into the other
 
 Every Unsloth recipe makes notebook 05's calls: ``FastLanguageModel``/``FastModel.from_pretrained``,
 ``get_peft_model``, ``SFTConfig`` with the source's argument names (values from the full profile
-and the recipe), ``qwen3lab.fast.apply``, ``SFTTrainer`` with its callbacks, and Unsloth's
+and the recipe), ``qwen3lab.fast.speed_up``, ``SFTTrainer`` with its callbacks, and Unsloth's
 ``train_on_responses_only``. The peer (a) is self-contained here, since the package no longer has a
 transformers + PEFT path: bitsandbytes' NF4, PEFT's ``prepare_model_for_kbit_training`` and
 ``get_peft_model``, TRL's ``SFTTrainer`` on rows tokenized and masked to the assistant's tokens here.
@@ -451,7 +451,7 @@ def unsloth_trainer(name: str, args):
                                   random_state=cfg.random_state, use_rslora=cfg.use_rslora, loftq_config=None)
     train_dataset = load_from_disk(str(args.data_dir))
     reserved_before_fit = torch.cuda.memory_reserved()
-    speedup = fast.apply(model, sft_config(cfg), cfg, dataset=train_dataset, tokenizer=tokenizer)
+    speedup = fast.speed_up(model, sft_config(cfg), cfg, dataset=train_dataset, tokenizer=tokenizer)
     for setting, row in speedup.table.to_dict("index").items():  # the table notebook 05 shows
         print(f"FAST {setting}: {row['source']!r} -> {row['fitted']!r} ({row['why']})", flush=True)
     trainer = SFTTrainer(model=model, processing_class=tokenizer, train_dataset=train_dataset,

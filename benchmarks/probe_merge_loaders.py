@@ -54,7 +54,7 @@ def main() -> int:
         torch.cuda.empty_cache()
 
     start = time.perf_counter()
-    model, tokenizer = FastModel.from_pretrained(model_name=q.model_source(cfg), max_seq_length=cfg.max_seq_length,
+    model, tokenizer = FastModel.from_pretrained(model_name=q.model_name_or_path(cfg), max_seq_length=cfg.max_seq_length,
                                                  dtype=None, load_in_4bit=True)
     model = add_drawn_lora(model, cfg)
     model.save_pretrained(str(adapter))

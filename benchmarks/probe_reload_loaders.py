@@ -71,7 +71,7 @@ def main() -> int:
         torch.cuda.empty_cache()
 
     with tempfile.TemporaryDirectory() as adapter:
-        model, tokenizer = load(FastModel, "FastModel", q.model_source(cfg))
+        model, tokenizer = load(FastModel, "FastModel", q.model_name_or_path(cfg))
         model = add_drawn_lora(model, cfg)
         model.train()  # as notebook 05 leaves it after training
         take(model, tokenizer, "saved (FastModel)")

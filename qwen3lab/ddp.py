@@ -175,7 +175,7 @@ def _all_reduce(values: list[float], op: str) -> list[float]:
 
 def batch_report():
     """A ``TrainerCallback`` that prints the effective batch when training starts (rank 0) and keeps
-    it in ``REPORT``: what the trainer really uses, after ``fast.apply`` and Unsloth have had their say."""
+    it in ``REPORT``: what the trainer really uses, after ``fast.speed_up`` and Unsloth have had their say."""
     from transformers import TrainerCallback
 
     class BatchReport(TrainerCallback):
@@ -214,13 +214,13 @@ def join(shell) -> None:
     replace it under each other); each new ``trainer`` the cells make gets the workarounds and the
     batch report (an IPython hook after every cell)."""
     from .machine import bootstrap
-    from .model import model_source
+    from .model import model_name_or_path
     from .workarounds import checkpoint_barrier, rewrap_before_each_train
 
     bootstrap()  # what the notebook's first cell (q.setup()) does, before anything imports transformers
     REPORT.update(backend=init_distributed(), started=time.perf_counter())
     if world()[0] == 0:
-        model_source(get_config())
+        model_name_or_path(get_config())
     barrier()
     seen: set[int] = set()
 

@@ -58,7 +58,7 @@ TOKEN_ROLES: dict[str, str] = {
 # -- loading -------------------------------------------------------------------------------------
 
 
-def model_source(cfg: Config) -> str:
+def model_name_or_path(cfg: Config) -> str:
     """What ``FastLanguageModel.from_pretrained(model_name=...)`` reads: ``cfg.model_name`` (a Hub id
     or a folder), or for the tiny profile the folder of the tiny Qwen3, built once under the
     artifacts root (``tiny.build_tiny_model``). Checks the machine first (a CUDA GPU where the
@@ -375,5 +375,5 @@ def expected_lora_parameters(model_config: Any, r: int, target_modules: list[str
 
 
 __all__ = ["TOKEN_ROLES", "added_tokens_table", "architecture_facts", "architecture_table", "count_parameters",
-           "decoder_layers", "expected_lora_parameters", "lora_target_modules", "projection_shapes", "lora_targets_table", "model_source",
+           "decoder_layers", "expected_lora_parameters", "lora_target_modules", "projection_shapes", "lora_targets_table", "model_name_or_path",
            "own_parameters", "parameter_table", "qwen3_8b_skeleton", "tokenizer_facts"]

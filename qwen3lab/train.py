@@ -124,7 +124,7 @@ def _answer_rows(dataset, tokenizer):
         answers &= ~_member(ids, blank)
 
 
-def require_trainable(trainer) -> dict[str, int]:
+def drop_untrainable_rows(trainer) -> dict[str, int]:
     """Check that the trainer's rows have an answer to learn from; drop the rows that have none.
 
     Raises ``NoTrainableTokensError`` when no row has one: every label masked (replies cut off by
@@ -335,4 +335,4 @@ def stop_after(step: int):
 
 __all__ = ["EMPTY_THINK", "INSTRUCTION_PART", "METRICS", "NoTrainableTokensError", "RESPONSE_PART", "checkpoints",
            "label_spans", "last_complete_checkpoint", "log_table", "logged", "loss_summary", "masked_example",
-           "require_trainable", "rows_loss", "stop_after", "trained_tokens"]
+           "drop_untrainable_rows", "rows_loss", "stop_after", "trained_tokens"]

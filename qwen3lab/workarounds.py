@@ -36,7 +36,7 @@ plain_cpu_device                   accelerate 1.15: a multi-process CPU run     
 checkpoint_barrier                 transformers ``Trainer._save_checkpoint`` under several    tests/test_ddp.py (the DDP run)
                                    processes
 rewrap_before_each_train           transformers + PEFT: a second ``train()`` in one process  tests/test_ddp.py
-fast.speedup.set_gradient_...      Unsloth ``get_peft_model`` fixes checkpointing once        tests/test_fast_apply.py
+fast.speedup.set_gradient_...      Unsloth ``get_peft_model`` fixes checkpointing once        tests/test_fast_speed_up.py
 =================================  ========================================================  =====================================
 """
 

@@ -5,8 +5,8 @@ Each test compiles a function with a backend that counts compilations (no Induct
 compiler is needed) and feeds it inputs shaped like what Unsloth hands its compiled decoder
 blocks: the (cu_seqlens, longest sequence) pair of a pass, and a pass sliced out of a larger step.
 The last tests check that the trainer callback gives every forward of a training run standard
-strides, on the passes Unsloth's own token-budget split makes. tests/test_fast_apply.py checks
-that fast.apply installs both fixes where they apply.
+strides, on the passes Unsloth's own token-budget split makes. tests/test_fast_speed_up.py checks
+that fast.speed_up installs both fixes where they apply.
 """
 
 import pytest

@@ -7,7 +7,7 @@ import pytest
 
 from qwen3lab.config import get_config
 from qwen3lab.model import (TOKEN_ROLES, added_tokens_table, architecture_facts, architecture_table,
-                            count_parameters, decoder_layers, lora_target_modules, model_source,
+                            count_parameters, decoder_layers, lora_target_modules, model_name_or_path,
                             lora_targets_table, parameter_table, qwen3_8b_skeleton,
                             tokenizer_facts)
 from qwen3lab.tiny import QWEN3_8B, tiny_qwen3_config
@@ -23,7 +23,7 @@ def loaded(tmp_path_factory, monkeypatch_module):
 
     monkeypatch_module.setenv("QWEN3LAB_HOME", str(tmp_path_factory.mktemp("home")))
     cfg = get_config("tiny")
-    return FastLanguageModel.from_pretrained(model_name=model_source(cfg), max_seq_length=cfg.max_seq_length,
+    return FastLanguageModel.from_pretrained(model_name=model_name_or_path(cfg), max_seq_length=cfg.max_seq_length,
                                              dtype=None, load_in_4bit=cfg.load_in_4bit)
 
 

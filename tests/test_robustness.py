@@ -19,7 +19,7 @@ def tiny(tmp_path_factory):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("QWEN3LAB_HOME", str(base / "first"))
         cfg = q.get_config("tiny")
-        model, tokenizer = FastLanguageModel.from_pretrained(model_name=q.model_source(cfg), max_seq_length=256,
+        model, tokenizer = FastLanguageModel.from_pretrained(model_name=q.model_name_or_path(cfg), max_seq_length=256,
                                                              dtype=None, load_in_4bit=cfg.load_in_4bit)
         model = FastLanguageModel.get_peft_model(model, r=8, target_modules=["q_proj", "v_proj"], lora_alpha=8,
                                                  lora_dropout=0.0, bias="none", use_gradient_checkpointing=False,
@@ -42,7 +42,7 @@ def test_prompts_without_replies_are_refused_after_train_on_responses_only(tiny,
     demo = train_on_responses_only(demo, instruction_part=q.INSTRUCTION_PART, response_part=q.RESPONSE_PART)
     assert q.masked_example(demo, 0)["trained_tokens"] > 0  # Unsloth trains on something: not an answer
     with pytest.raises(q.NoTrainableTokensError, match="no answer to train on"):
-        q.require_trainable(demo)
+        q.drop_untrainable_rows(demo)
 
 
 def test_an_adapter_loads_after_its_artifacts_root_moved(tiny, monkeypatch, capsys):

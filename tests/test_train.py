@@ -21,7 +21,7 @@ from qwen3lab.model import expected_lora_parameters
 from qwen3lab.tiny import QWEN3_8B, load_qwen3_tokenizer
 from qwen3lab import train
 from qwen3lab.train import (METRICS, NoTrainableTokensError, checkpoints, log_table, logged, loss_summary,
-                            masked_example, require_trainable, trained_tokens)
+                            masked_example, drop_untrainable_rows, trained_tokens)
 
 SEVEN = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -59,7 +59,7 @@ def test_masked_example_shows_the_trained_part_in_order(tokenizer):
 def test_rows_without_a_trained_token_are_dropped_and_counted(tokenizer, capsys):
     trainer = _trainer(tokenizer, [_row(tokenizer, "Hi", "Hello!"), _row(tokenizer, "Hi", None),
                                    _row(tokenizer, "2+2?", "4")])
-    counts = require_trainable(trainer)
+    counts = drop_untrainable_rows(trainer)
     assert counts["rows"] == 2 and counts["dropped"] == 1 and len(trainer.train_dataset) == 2
     assert counts["trained_tokens"] == sum(trained_tokens(trainer.train_dataset))
     assert "dropping 1 of 3 rows" in capsys.readouterr().out
@@ -68,7 +68,7 @@ def test_rows_without_a_trained_token_are_dropped_and_counted(tokenizer, capsys)
 def test_a_data_set_with_nothing_to_learn_is_refused_with_the_fix(tokenizer):
     trainer = _trainer(tokenizer, [_row(tokenizer, "Hi", None)] * 3)
     with pytest.raises(NoTrainableTokensError, match="all 3 rows.*chat template"):
-        require_trainable(trainer)
+        drop_untrainable_rows(trainer)
 
 
 def _prompt_only(tokenizer, thinking: bool):
@@ -88,13 +88,13 @@ def test_prompts_without_a_reply_are_refused_in_both_thinking_modes(tokenizer, t
     trainer = _trainer(tokenizer, [_prompt_only(tokenizer, thinking)] * 2)
     assert masked_example(trainer, 0)["trained"] == trained
     with pytest.raises(NoTrainableTokensError, match=r"all 2 rows have no answer.*empty think block"):
-        require_trainable(trainer)
+        drop_untrainable_rows(trainer)
 
 
 def test_a_prompt_without_a_reply_among_replies_is_dropped(tokenizer, capsys):
     rows = [_row(tokenizer, "Hi", "Hello!"), _prompt_only(tokenizer, False), _row(tokenizer, "2+2?", "4")]
     trainer = _trainer(tokenizer, rows)
-    counts = require_trainable(trainer)
+    counts = drop_untrainable_rows(trainer)
     assert (counts["rows"], counts["dropped"], len(trainer.train_dataset)) == (2, 1, 2)
     assert counts["trained_tokens"] == sum(trained_tokens(trainer.train_dataset))
     assert "dropping 1 of 3 rows with no answer" in capsys.readouterr().out
@@ -108,7 +108,7 @@ def test_a_reply_with_thinking_off_is_an_answer(tokenizer):
     start = len(tokenizer(text[:text.rindex("<|im_start|>assistant\n")] + "<|im_start|>assistant\n")["input_ids"])
     trainer = _trainer(tokenizer, [{"input_ids": ids, "labels": [-100] * start + ids[start:]}])
     assert masked_example(trainer, 0)["trained"].startswith("<think>\n\n</think>\n\nHello!")
-    assert require_trainable(trainer)["rows"] == 1
+    assert drop_untrainable_rows(trainer)["rows"] == 1
 
 
 def test_rows_are_counted_in_the_data_sets_own_order(tokenizer):
@@ -118,7 +118,7 @@ def test_rows_are_counted_in_the_data_sets_own_order(tokenizer):
     trainer = _trainer(tokenizer, rows)
     trainer.train_dataset = trainer.train_dataset.select([2, 1, 0])
     assert trained_tokens(trainer.train_dataset) == [sum(x != -100 for x in rows[i]["labels"]) for i in (2, 1, 0)]
-    assert require_trainable(trainer)["dropped"] == 1
+    assert drop_untrainable_rows(trainer)["dropped"] == 1
     assert trainer.train_dataset["input_ids"] == [rows[2]["input_ids"], rows[0]["input_ids"]]
 
 
@@ -223,7 +223,7 @@ from unsloth.chat_templates import train_on_responses_only
 MODE = "__MODE__"
 KEEP_DTYPE = os.environ.get("KEEP_DTYPE", "1") == "1"  # 0: resume as transformers and PEFT do by themselves
 cfg = q.get_config("tiny", max_steps=6, save_steps=3, warmup_steps=2, gradient_accumulation_steps=2)
-model, tokenizer = FastLanguageModel.from_pretrained(model_name=q.model_source(cfg), max_seq_length=cfg.max_seq_length,
+model, tokenizer = FastLanguageModel.from_pretrained(model_name=q.model_name_or_path(cfg), max_seq_length=cfg.max_seq_length,
                                                      dtype=None, load_in_4bit=cfg.load_in_4bit)
 model = FastLanguageModel.get_peft_model(model, r=cfg.r, target_modules=list(cfg.target_modules),
                                          lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, bias=cfg.bias,

@@ -2,7 +2,7 @@
 
     from qwen3lab import fast
 
-    speedup = fast.apply(model, args, cfg)   # after get_peft_model(...) and SFTConfig(...)
+    speedup = fast.speed_up(model, args, cfg)   # after get_peft_model(...) and SFTConfig(...)
     args = speedup.args
     speedup.table                            # what it changed: source value, fitted value, why
     trainer = SFTTrainer(model=model, ..., args=args, callbacks=speedup.callbacks)
@@ -14,7 +14,7 @@ dequantized (in FP8) while training where the card has room, and avoids two reco
 Unsloth's compiled layers. The measurements behind each piece are in docs/benchmarks.md.
 
 * ``recipe``: what fits in memory (``fit_recipe``: pure arithmetic on the free memory).
-* ``speedup``: ``apply``, which carries a decision out on the model, the ``SFTConfig``, the
+* ``speedup``: ``speed_up``, which carries a decision out on the model, the ``SFTConfig``, the
   environment and the trainer's callbacks, and the table.
 * ``fused_lora``: the fused LoRA operators, and the frozen weights kept dequantized or in FP8.
 * ``compile``: the two recompile fixes of padding-free passes.
@@ -24,6 +24,6 @@ Introduced in 05_lora_training.
 """
 
 from .recipe import GIB, Recipe, cap_gpu_memory, fit_recipe, free_gpu_bytes
-from .speedup import KeepDequantized, Speedup, apply
+from .speedup import KeepDequantized, Speedup, speed_up
 
-__all__ = ["GIB", "KeepDequantized", "Recipe", "Speedup", "apply", "cap_gpu_memory", "fit_recipe", "free_gpu_bytes"]
+__all__ = ["GIB", "KeepDequantized", "Recipe", "Speedup", "cap_gpu_memory", "fit_recipe", "free_gpu_bytes", "speed_up"]

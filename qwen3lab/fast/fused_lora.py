@@ -30,7 +30,7 @@ Measured on an H100 with the Qwen3-8B shape (docs/benchmarks.md): 2.5% more trai
 second at max_seq_length 2048 (5% less kernel time), the same loss within 0.02%; keeping the
 weights dequantized, 2.2% more again (the forward no longer waits on the host's launches); in
 FP8, 1.18x bf16 (16,324 trained tokens/s), the loss within 0.22% of bf16's.
-Introduced in 05_lora_training (``qwen3lab.fast.apply`` installs it where ``cfg.fused_lora``; the full
+Introduced in 05_lora_training (``qwen3lab.fast.speed_up`` installs it where ``cfg.fused_lora``; the full
 profile turns it on).
 """
 

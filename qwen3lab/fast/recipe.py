@@ -14,7 +14,7 @@ weight): they cost budget, and a step over the budget runs as two passes, so onl
 left still holds a step of the size measured on the training set (``step_tokens``).
 
 Everything here is pure arithmetic on numbers (``fit_recipe``) except the three small probes of
-GPU 0 at the end; ``speedup.apply`` carries a decision out.
+GPU 0 at the end; ``speedup.speed_up`` carries a decision out.
 
 Activation costs were measured on an H100 and an H200 with the Qwen3-8B shape (NF4, LoRA r=32 on
 all seven projections, bf16), for each of Unsloth's loaders (``cfg.loader``): see

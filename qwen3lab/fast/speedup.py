@@ -1,6 +1,6 @@
-"""``apply``: the one call between the source's ``SFTConfig(...)`` and ``SFTTrainer(...)``.
+"""``speed_up``: the one call between the source's ``SFTConfig(...)`` and ``SFTTrainer(...)``.
 
-    speedup = fast.apply(model, args, cfg)   # model: after get_peft_model; args: the SFTConfig
+    speedup = fast.speed_up(model, args, cfg)   # model: after get_peft_model; args: the SFTConfig
     args = speedup.args                      # a copy with the fitted batch, or args itself
     speedup.table                            # every setting considered: source, fitted, why
     trainer = SFTTrainer(..., args=args, callbacks=speedup.callbacks)
@@ -44,14 +44,14 @@ from .recipe import (GIB, TOKEN_BUDGET_ENV, Recipe, dequantized_bytes, fit_recip
 if TYPE_CHECKING:
     import pandas as pd
 
-#: The UNSLOTH_TOKEN_BUDGET value ``apply`` exported last, so that a later call can take it back
+#: The UNSLOTH_TOKEN_BUDGET value ``speed_up`` exported last, so that a later call can take it back
 #: (an old budget would otherwise split the source recipe's batches when speed_layer is turned off).
 _EXPORTED: list[str | None] = [None]
 
 
 @dataclass(frozen=True, eq=False)  # eq would compare DataFrames
 class Speedup:
-    """What ``apply`` decided and did. ``args``: the ``SFTConfig`` to train with; ``callbacks``:
+    """What ``speed_up`` decided and did. ``args``: the ``SFTConfig`` to train with; ``callbacks``:
     for ``SFTTrainer(callbacks=...)``; ``table``: one row per setting considered, with the source's
     value, the fitted one and why; ``recipe``: ``fit_recipe``'s decision. Introduced in 05_lora_training."""
 
@@ -92,7 +92,7 @@ def recorded_checkpointing(model, default: str | bool) -> str | bool:
 def set_gradient_checkpointing(model, mode: str | bool) -> str | bool:
     """Switch ``model``'s gradient checkpointing to ``mode`` after ``get_peft_model`` applied another;
     returns the mode in effect. The trainer's own ``gradient_checkpointing`` must then agree
-    (``apply`` sets it on the ``SFTConfig``: see the last point).
+    (``speed_up`` sets it on the ``SFTConfig``: see the last point).
 
     How Unsloth 2026.10.9 applies it (line numbers of the installed sources):
 
@@ -157,13 +157,13 @@ def _cuda() -> bool:
 
 
 def _adapter_bytes(model) -> int:
-    """GPU bytes of the trainable (LoRA) weights: already allocated when ``apply`` measures, but not
+    """GPU bytes of the trainable (LoRA) weights: already allocated when ``speed_up`` measures, but not
     when ``fit_recipe``'s constants were measured (after loading, before ``get_peft_model``)."""
     return sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad and p.is_cuda)
 
 
 def _take_back_budget() -> str | None:
-    """Remove an UNSLOTH_TOKEN_BUDGET that an earlier ``apply`` exported; the value left (a user's own)."""
+    """Remove an UNSLOTH_TOKEN_BUDGET that an earlier ``speed_up`` exported; the value left (a user's own)."""
     if _EXPORTED[0] is not None and os.environ.get(TOKEN_BUDGET_ENV) == _EXPORTED[0]:
         del os.environ[TOKEN_BUDGET_ENV]
     _EXPORTED[0] = None
@@ -234,7 +234,7 @@ def measured_step(dataset, tokenizer, args, cfg: Config, sample: int = 2048) -> 
         lengths = [len(ids) for ids in picked["input_ids"]]
     else:
         if tokenizer is None:
-            raise ValueError("fast.apply(dataset=...) of text rows needs tokenizer=... to count their tokens")
+            raise ValueError("fast.speed_up(dataset=...) of text rows needs tokenizer=... to count their tokens")
         field = getattr(args, "dataset_text_field", None) or "text"
         tokenize = getattr(tokenizer, "tokenizer", tokenizer)  # a processor's own tokenizer
         lengths = [len(ids) for ids in tokenize(list(picked[field]), add_special_tokens=False)["input_ids"]]
@@ -242,7 +242,7 @@ def measured_step(dataset, tokenizer, args, cfg: Config, sample: int = 2048) -> 
     return step_tokens(lengths, rows, cfg.max_seq_length)
 
 
-def apply(model, args, cfg: Config, *, dataset=None, tokenizer=None, free_bytes: int | None = None) -> Speedup:
+def speed_up(model, args, cfg: Config, *, dataset=None, tokenizer=None, free_bytes: int | None = None) -> Speedup:
     """Fit ``args`` (the source's ``SFTConfig``) and ``model`` (after ``get_peft_model``) to the GPU.
 
     ``free_bytes``: the free GPU memory to fit to; by default GPU 0's, measured now (plus the LoRA
@@ -357,5 +357,5 @@ def _fit_kernels(model, cfg: Config, recipe: Recipe, callbacks: list) -> list[tu
                    ("pass strides", _SLICES, _SLICES, "padding-free passes only")]
 
 
-__all__ = ["KeepDequantized", "Speedup", "apply", "measured_step", "recorded_checkpointing",
+__all__ = ["KeepDequantized", "Speedup", "measured_step", "recorded_checkpointing", "speed_up",
            "set_gradient_checkpointing"]

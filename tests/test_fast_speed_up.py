@@ -1,4 +1,4 @@
-"""qwen3lab.fast.apply, the one call between notebook 05's SFTConfig and SFTTrainer.
+"""qwen3lab.fast.speed_up, the one call between notebook 05's SFTConfig and SFTTrainer.
 
 Guards what a learner sees and relies on: on a CPU (or with speed_layer off) nothing changes and
 the table says why; on a card (simulated here by ``free_bytes``, the decision being the same on
@@ -58,7 +58,7 @@ def args(tmp_path):
 
 @pytest.fixture(autouse=True)
 def clean_process_state(monkeypatch):
-    """apply() writes UNSLOTH_TOKEN_BUDGET and torch.compile's dynamic sources: restore both."""
+    """speed_up() writes UNSLOTH_TOKEN_BUDGET and torch.compile's dynamic sources: restore both."""
     monkeypatch.delenv(TOKEN_BUDGET_ENV, raising=False)
     monkeypatch.setattr(fast.speedup, "_EXPORTED", [None])
     with torch.compiler.config.patch(dynamic_sources=""):
@@ -67,7 +67,7 @@ def clean_process_state(monkeypatch):
 
 def test_on_a_cpu_nothing_changes_and_the_table_says_why(model, args, monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    speedup = fast.apply(model, args, get_config("full", speed_layer=True))
+    speedup = fast.speed_up(model, args, get_config("full", speed_layer=True))
     assert speedup.args is args and speedup.callbacks == []
     table = speedup.table
     assert list(table.index) == SETTINGS and list(table.columns) == ["source", "fitted", "why"]
@@ -81,12 +81,12 @@ def test_on_a_cpu_nothing_changes_and_the_table_says_why(model, args, monkeypatc
 
 
 def test_speed_layer_off_changes_nothing_even_with_memory_to_spare(model, args, monkeypatch):
-    speedup = fast.apply(model, args, get_config("full", speed_layer=False), free_bytes=72 * GIB)
+    speedup = fast.speed_up(model, args, get_config("full", speed_layer=False), free_bytes=72 * GIB)
     assert speedup.args is args and speedup.callbacks == []
     assert set(speedup.table["why"]) == {"cfg.speed_layer is off: the source's value"}
     assert fused_lora.installed(model) == 0
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the tiny profile on a CPU: both reasons
-    speedup = fast.apply(model, args, get_config("tiny"))
+    speedup = fast.speed_up(model, args, get_config("tiny"))
     assert set(speedup.table["why"]) == {"cfg.speed_layer is off, and there is no CUDA GPU: the source's value"}
 
 
@@ -95,7 +95,7 @@ def test_a_large_card_gets_the_fitted_recipe_and_the_source_args_stay(model, arg
     frozen weights kept in FP8 (a GPU with FP8 tensor cores), both compile fixes."""
     monkeypatch.setattr(fast.recipe, "gpu_has_fp8", lambda: True)
     cfg = get_config("full", speed_layer=True, max_seq_length=2048, keep_dequantized=None)
-    speedup = fast.apply(model, args, cfg, free_bytes=72 * GIB)
+    speedup = fast.speed_up(model, args, cfg, free_bytes=72 * GIB)
     fitted, recipe = speedup.args, speedup.recipe
     assert fitted is not args and type(fitted) is type(args)
     assert (fitted.per_device_train_batch_size, fitted.gradient_accumulation_steps) == (8, 1)
@@ -128,9 +128,9 @@ def test_a_large_card_gets_the_fitted_recipe_and_the_source_args_stay(model, arg
 
 
 def test_a_small_card_keeps_unsloths_checkpointing_and_the_trainers_flag(model, args):
-    assert fast.apply(model, args, get_config("full", speed_layer=True), free_bytes=16 * GIB).table.loc[
+    assert fast.speed_up(model, args, get_config("full", speed_layer=True), free_bytes=16 * GIB).table.loc[
         "frozen weights", "why"] == "cfg.keep_dequantized is False (the default: opt-in)"
-    speedup = fast.apply(model, args, get_config("full", speed_layer=True, keep_dequantized=None),
+    speedup = fast.speed_up(model, args, get_config("full", speed_layer=True, keep_dequantized=None),
                          free_bytes=16 * GIB)  # 8192, 16 GiB
     assert speedup.recipe.use_gradient_checkpointing == "unsloth" and not speedup.recipe.keep_dequantized
     assert speedup.args.gradient_checkpointing is True and speedup.args.per_device_train_batch_size == 8
@@ -143,7 +143,7 @@ def test_a_small_card_keeps_unsloths_checkpointing_and_the_trainers_flag(model, 
 
 
 def test_too_little_memory_keeps_the_source_recipe_and_says_so(model, args):
-    speedup = fast.apply(model, args, get_config("full", speed_layer=True), free_bytes=2 * GIB)
+    speedup = fast.speed_up(model, args, get_config("full", speed_layer=True), free_bytes=2 * GIB)
     assert speedup.args is args and speedup.recipe.token_budget is None
     table = speedup.table
     for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "padding_free"):
@@ -157,31 +157,31 @@ def test_too_little_memory_keeps_the_source_recipe_and_says_so(model, args):
 def test_the_rows_per_step_are_the_sftconfigs(model, tmp_path):
     args = SFTConfig(output_dir=str(tmp_path), per_device_train_batch_size=4, gradient_accumulation_steps=4,
                      report_to="none")  # not cfg's 2 x 4
-    speedup = fast.apply(model, args, get_config("full", speed_layer=True, max_seq_length=2048), free_bytes=72 * GIB)
+    speedup = fast.speed_up(model, args, get_config("full", speed_layer=True, max_seq_length=2048), free_bytes=72 * GIB)
     assert (speedup.args.per_device_train_batch_size, speedup.args.gradient_accumulation_steps) == (16, 1)
 
 
 def test_the_free_memory_is_measured_when_not_given(model, args, monkeypatch):
     monkeypatch.setattr(fast.speedup, "free_gpu_bytes", lambda: 72 * GIB)
-    speedup = fast.apply(model, args, get_config("full", speed_layer=True, max_seq_length=2048))
+    speedup = fast.speed_up(model, args, get_config("full", speed_layer=True, max_seq_length=2048))
     assert speedup.recipe.reason.startswith("72.0 GiB free")  # + the LoRA weights on the GPU (none here)
 
 
 def test_a_later_call_takes_its_own_budget_back_but_not_a_users(model, args, monkeypatch):
-    fast.apply(model, args, get_config("full", speed_layer=True), free_bytes=72 * GIB)
+    fast.speed_up(model, args, get_config("full", speed_layer=True), free_bytes=72 * GIB)
     assert TOKEN_BUDGET_ENV in os.environ
-    off = fast.apply(model, args, get_config("full", speed_layer=False))
+    off = fast.speed_up(model, args, get_config("full", speed_layer=False))
     assert TOKEN_BUDGET_ENV not in os.environ  # an old budget would split the source's batches
     assert off.table.loc[TOKEN_BUDGET_ENV, "source"] is None
     monkeypatch.setenv(TOKEN_BUDGET_ENV, "5000")
-    off = fast.apply(model, args, get_config("full", speed_layer=False))
+    off = fast.speed_up(model, args, get_config("full", speed_layer=False))
     assert os.environ[TOKEN_BUDGET_ENV] == "5000" and off.table.loc[TOKEN_BUDGET_ENV, "fitted"] == "5000"
 
 
 def test_the_mode_apply_records_is_the_one_unsloths_trainer_reads():
     """Unsloth's SFTTrainer.__init__ and trainer.train() call ``model.for_training`` with
     ``model._unsloth_gradient_checkpointing`` (unsloth/models/rl.py), which both loaders'
-    get_peft_model record: if an upgrade renames it, apply's switch would be ignored."""
+    get_peft_model record: if an upgrade renames it, speed_up's switch would be ignored."""
     import importlib.util
     from pathlib import Path
 
@@ -199,7 +199,7 @@ def test_the_mode_apply_records_is_the_one_unsloths_trainer_reads():
 
 
 def test_the_training_sets_measured_step_decides_whether_the_weights_are_kept(model, args, monkeypatch):
-    """fast.apply(dataset=, tokenizer=) counts the rows' tokens and keeps the FP8 weights only where
+    """fast.speed_up(dataset=, tokenizer=) counts the rows' tokens and keeps the FP8 weights only where
     the budget left holds such a step: short rows on 132.8 GiB (an H200) keep them; rows at full
     length on 73 GiB (an 80 GB card) do not."""
     from datasets import Dataset
@@ -212,13 +212,13 @@ def test_the_training_sets_measured_step_decides_whether_the_weights_are_kept(mo
     texts = [("一个问题和它的回答。" * n) for n in range(50, 550, 10)]  # 50 rows of about 500 to 5,500 tokens
     dataset = Dataset.from_dict({"text": texts})
     cfg = get_config("full", speed_layer=True, keep_dequantized=None)
-    short = fast.apply(model, args, cfg, dataset=dataset, tokenizer=tokenizer, free_bytes=int(132.8 * GIB)).recipe
+    short = fast.speed_up(model, args, cfg, dataset=dataset, tokenizer=tokenizer, free_bytes=int(132.8 * GIB)).recipe
     lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
     expected = step_tokens(lengths, 8, cfg.max_seq_length)  # every row measured (fewer than 2,048), drawn in another order
     assert abs(short.step_size - expected) < 0.05 * expected, (short.step_size, expected)
     assert short.keep_dequantized and short.fp8_frozen
     full = Dataset.from_dict({"text": ["字" * 9000] * 20})  # every row cut at 8192: steps of 65,536 tokens
-    long = fast.apply(model, args, cfg, dataset=full, tokenizer=tokenizer, free_bytes=73 * GIB).recipe
+    long = fast.speed_up(model, args, cfg, dataset=full, tokenizer=tokenizer, free_bytes=73 * GIB).recipe
     assert long.step_size == 8 * 8192 and not long.keep_dequantized
     with pytest.raises(ValueError, match="needs tokenizer"):
-        fast.apply(model, args, cfg, dataset=dataset, free_bytes=73 * GIB)
+        fast.speed_up(model, args, cfg, dataset=dataset, free_bytes=73 * GIB)
