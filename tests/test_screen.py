@@ -41,25 +41,27 @@ def test_the_screen_allows_only_benign_text_and_the_added_tokens():
         assert not set(word) <= BENIGN_CHARS, word
 
 
-def test_2000_sampled_replies_at_the_notebooks_settings_hold_no_listed_word(tiny):
+def test_200_sampled_replies_at_the_notebooks_settings_hold_no_listed_word(tiny):
     """02's and 06's calls: the chat template, thinking on and off, Qwen's sampling for the mode,
-    the tiny profile's reply lengths; 2,000 replies from fixed seeds."""
+    the tiny profile's reply lengths; 200 replies from fixed seeds. Were the screen not applied,
+    each sampled token would fall outside the ~2,000 allowed ones with a probability near 0.99, so
+    nearly every reply would fail the character check below: 200 replies are far more than it
+    takes (2,000 cost 7 minutes of a 2-core CI machine, almost all in sampling over 151,936 logits)."""
     import torch
 
     model, tokenizer = tiny
     cfg = get_config("tiny")
     replies = []
-    for seed in range(10):
-        for enable_thinking in (False, True):
-            texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
-                                                   add_generation_prompt=True, enable_thinking=enable_thinking)
-                     for p in PROMPTS] * 25  # 100 rows
-            batch = tokenizer(texts, return_tensors="pt", padding=True)
-            torch.manual_seed(seed)
-            out = model.generate(**batch, **SAMPLING[enable_thinking], pad_token_id=tokenizer.pad_token_id,
-                                 max_new_tokens=cfg.max_new_tokens_thinking if enable_thinking else cfg.max_new_tokens)
-            replies += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-    assert len(replies) == 2_000 and sum(bool(r.strip()) for r in replies) > 1_500  # they do say something
+    for seed, enable_thinking in ((0, False), (1, True)):
+        texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], tokenize=False,
+                                               add_generation_prompt=True, enable_thinking=enable_thinking)
+                 for p in PROMPTS] * 25  # 100 rows
+        batch = tokenizer(texts, return_tensors="pt", padding=True)
+        torch.manual_seed(seed)
+        out = model.generate(**batch, **SAMPLING[enable_thinking], pad_token_id=tokenizer.pad_token_id,
+                             max_new_tokens=cfg.max_new_tokens_thinking if enable_thinking else cfg.max_new_tokens)
+        replies += tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert len(replies) == 200 and sum(bool(r.strip()) for r in replies) > 150  # they do say something
     text = "\n".join(replies)
     found = [w for w in ENGLISH if w in text.lower()] + [w for w in CHINESE if w in text]
     assert found == []
