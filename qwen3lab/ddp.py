@@ -11,8 +11,8 @@ Which cells run where: the series' cell rule (``runner.runnable``), less the cel
 the last one that calls ``trainer.train(`` (loading, LoRA, ``SFTConfig``, ``SFTTrainer``, the two
 training cells): they must make the same collective calls in the same order. The cells after it
 (curves, tables, the adapter's save) run on rank 0 alone; the others wait at a barrier. Three cells
-of this module are added (``ddp_cells``): ``join`` before the notebook's (the process group, and the
-hooks below on each new ``trainer``), ``after_training`` after the last training cell (tokens per
+of this module are added (``ddp_cells``): ``join`` before the notebook's (the process group, and on each new
+``trainer`` the workarounds below and the batch report), ``after_training`` after the last training cell (tokens per
 second of all processes, a collective) and ``finish`` at the end (rank 0 writes
 ``<artifacts>/runs/lora/ddp_summary.json``: the batch, the loss and gradient-norm curves, the rate).
 

@@ -73,7 +73,7 @@ class Outcome:
 
 # -- executing ------------------------------------------------------------------------------------
 
-#: The tag of a cell that never runs headless (nbclient's own ``skip_cells_with_tag``; nbval's skip too).
+#: The tag of a cell that never runs headless (nbclient's own ``skip_cells_with_tag``).
 SKIP_TAG = "skip-execution"
 
 

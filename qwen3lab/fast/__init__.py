@@ -4,13 +4,14 @@
 
     speedup = fast.speed_up(model, args, cfg)   # after get_peft_model(...) and SFTConfig(...)
     args = speedup.args
-    speedup.table                            # what it changed: source value, fitted value, why
+    speedup.table                               # what it changed: source value, fitted value, why
     trainer = SFTTrainer(model=model, ..., args=args, callbacks=speedup.callbacks)
 
 On a CPU, or with ``cfg.speed_layer`` off, it changes nothing and its table says so. On a GPU it
 fits the batch, padding-free batching, gradient checkpointing and Unsloth's token budget to the
 free memory, computes each LoRA layer on a 4-bit weight as one operator, keeps the frozen weights
-dequantized (in FP8) while training where the card has room, and avoids two recompiles of
+dequantized (in FP8) while training where asked (``cfg.keep_dequantized``) and the card has room,
+and avoids two recompiles of
 Unsloth's compiled layers. The measurements behind each piece are in docs/benchmarks.md.
 
 * ``recipe``: what fits in memory (``fit_recipe``: pure arithmetic on the free memory).

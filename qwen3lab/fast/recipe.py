@@ -8,8 +8,9 @@ Unsloth compiles for such batches: ``cfg.loader``). Unsloth can split such a
 micro-batch into passes of at most ``UNSLOTH_TOKEN_BUDGET`` tokens with an unchanged loss, so the
 budget (not the row count) is what must fit in memory. ``fit_recipe`` computes that budget from the free memory
 and a per-token activation cost, and turns checkpointing on only when a single row of
-``max_seq_length`` tokens would not fit without it. With ``fused_lora`` it also decides whether the
-frozen weights stay dequantized while training (``Recipe.keep_dequantized``; in FP8, one byte a
+``max_seq_length`` tokens would not fit without it. With ``fused_lora`` and ``cfg.keep_dequantized``
+None (opt-in; the default False never keeps them) it also decides whether the frozen weights stay
+dequantized while training (``Recipe.keep_dequantized``; in FP8, one byte a
 weight): they cost budget, and a step over the budget runs as two passes, so only where the budget
 left still holds a step of the size measured on the training set (``step_tokens``).
 

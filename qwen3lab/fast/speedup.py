@@ -1,8 +1,8 @@
 """``speed_up``: the one call between the source's ``SFTConfig(...)`` and ``SFTTrainer(...)``.
 
     speedup = fast.speed_up(model, args, cfg)   # model: after get_peft_model; args: the SFTConfig
-    args = speedup.args                      # a copy with the fitted batch, or args itself
-    speedup.table                            # every setting considered: source, fitted, why
+    args = speedup.args                         # a copy with the fitted batch, or args itself
+    speedup.table                               # every setting considered: source, fitted, why
     trainer = SFTTrainer(..., args=args, callbacks=speedup.callbacks)
 
 With ``cfg.speed_layer`` off, or without a CUDA GPU, it changes nothing (``args`` is returned as
