@@ -12,7 +12,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 PROFILE   ?= tiny
 QUIET     := 2>&1 | { grep -v 'is ignored: it is neither' || true; }
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NOTEBOOKS ?= $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 TEST_HOME := $(CURDIR)/artifacts-test
 
 export QWEN3LAB_PROFILE := $(PROFILE)

@@ -7,35 +7,36 @@
 #
 #   bash tools/gpu_session/poll.sh 540
 set -u
-[ -s /tmp/t0 ] || { echo "no run on this machine: /tmp/t0 is missing (a fresh machine; the run is gone)"; exit 1; }
+. "$(dirname "$0")/common.sh"
+[ -s $WORK/t0 ] || { echo "no run on this machine: $WORK/t0 is missing (a fresh machine; the run is gone)"; exit 1; }
 out=${OUT:-/tmp}
 end=$(( $(date +%s) + ${1:-60} ))
-ended() { grep -q '^exit ' /tmp/logs/full.log 2>/dev/null && grep -q '^exit ' /tmp/logs/tiny.log 2>/dev/null; }
+ended() { grep -q '^exit ' $WORK/logs/full.log 2>/dev/null && grep -q '^exit ' $WORK/logs/tiny.log 2>/dev/null; }
 while [ "$(date +%s)" -lt "$end" ] && ! ended; do sleep 5; done
-echo "== $(( $(date +%s) - $(cat /tmp/t0) )) s since the start"
-for s in full tiny; do echo "== $s"; grep -vE ' started$' /tmp/logs/$s.log | tail -n 30; done
+echo "== $(( $(date +%s) - $(cat $WORK/t0) )) s since the start"
+for s in full tiny; do echo "== $s"; grep -vE ' started$' $WORK/logs/$s.log | tail -n 30; done
 for d in /tmp/qwen3lab-test-gpu.*; do
   [ -f "$d/runner.log" ] && { echo "== runner ($d)"; grep -vE ' started$' "$d/runner.log" | tail -n 12; }
 done
 # where each notebook is now, cell by cell (qwen3lab's CellLog); a finished one's last line is its result
-for f in /tmp/q-full/artifacts/notebooks/*.cells.log; do
+for f in $WORK/q-full/artifacts/notebooks/*.cells.log; do
   [ -f "$f" ] && echo "== $(basename "$f"): $(tail -n 1 "$f" | sed 's/^ *//')"
 done
-echo "== monitor"; tail -n 2 /tmp/logs/monitor.txt
-du -sh /dev/shm/qwen3lab-hf /tmp/q-full/artifacts/* /tmp/q-full/artifacts/.gguf-work 2>/dev/null > /tmp/logs/du.txt
-mkdir -p /tmp/logs/series
-for d in /tmp/qwen3lab-test-gpu.*; do [ -d "$d" ] && cp -r "$d" /tmp/logs/series/ 2>/dev/null; done
-gzip -qf /tmp/logs/series/*/gpumem.txt 2>/dev/null
-for h in /tmp/q-full/artifacts /dev/shm/q-tiny/artifacts; do
-  tag=$(basename "$(dirname "$h")"); mkdir -p /tmp/logs/$tag
+echo "== monitor"; tail -n 2 $WORK/logs/monitor.txt
+du -sh $SHM/qwen3lab-hf $WORK/q-full/artifacts/* $WORK/q-full/artifacts/.gguf-work 2>/dev/null > $WORK/logs/du.txt
+mkdir -p $WORK/logs/series
+for d in /tmp/qwen3lab-test-gpu.*; do [ -d "$d" ] && cp -r "$d" $WORK/logs/series/ 2>/dev/null; done
+gzip -qf $WORK/logs/series/*/gpumem.txt 2>/dev/null
+for h in $WORK/q-full/artifacts $SHM/q-tiny/artifacts; do
+  tag=$(basename "$(dirname "$h")"); mkdir -p $WORK/logs/$tag
   # the executed copies and their cell logs (under 1 MB for the series): written as each notebook
   # ends, and the logs while it runs, so a run cut off early still tells where its time went
-  mkdir -p /tmp/logs/$tag/notebooks; cp $h/notebooks/* /tmp/logs/$tag/notebooks/ 2>/dev/null
-  cp $h/../gpu-report.txt /tmp/logs/$tag/ 2>/dev/null
-  cp $h/eval/*.csv $h/eval/*.json /tmp/logs/$tag/ 2>/dev/null
-  cp $h/gguf/manifest.json /tmp/logs/$tag/gguf-manifest.json 2>/dev/null
-  cp $h/grpo/history.csv /tmp/logs/$tag/grpo-history.csv 2>/dev/null
-  cp $h/grpo/manifest.json /tmp/logs/$tag/grpo-manifest.json 2>/dev/null
+  mkdir -p $WORK/logs/$tag/notebooks; cp $h/notebooks/* $WORK/logs/$tag/notebooks/ 2>/dev/null
+  cp $h/../gpu-report.txt $WORK/logs/$tag/ 2>/dev/null
+  cp $h/eval/*.csv $h/eval/*.json $WORK/logs/$tag/ 2>/dev/null
+  cp $h/gguf/manifest.json $WORK/logs/$tag/gguf-manifest.json 2>/dev/null
+  cp $h/grpo/history.csv $WORK/logs/$tag/grpo-history.csv 2>/dev/null
+  cp $h/grpo/manifest.json $WORK/logs/$tag/grpo-manifest.json 2>/dev/null
 done
-tar -czf "$out/r.tgz" -C /tmp logs 2>/dev/null
+tar -czf "$out/r.tgz" -C "$WORK" logs 2>/dev/null
 true

@@ -18,10 +18,10 @@ echo "probe: $(echo $nbs | xargs -n1 basename | tr "\n" " ")(hub: $only; stand-i
 . "$(dirname "$0")/common.sh"
 begin_session
 install_wheels || exit 1
-rm -rf /tmp/proj-full && cp -r . /tmp/proj-full
-echo "exit 0 (no tiny series in a probe)" > /tmp/logs/tiny.log
-cd /tmp/proj-full && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-full PYTHONUNBUFFERED=1 \
-  QWEN3LAB_PROFILE=full QWEN3LAB_HOME=/tmp/q-full/artifacts HF_HOME=/dev/shm/qwen3lab-hf \
+rm -rf $WORK/proj-full && cp -r . $WORK/proj-full
+echo "exit 0 (no tiny series in a probe)" > $WORK/logs/tiny.log
+cd $WORK/proj-full && setsid nohup env PYTHONPATH=$WORK/site:$WORK/proj-full PYTHONUNBUFFERED=1 \
+  QWEN3LAB_PROFILE=full QWEN3LAB_HOME=$WORK/q-full/artifacts HF_HOME=$SHM/qwen3lab-hf \
   NBS="$nbs" ONLY=$only STANDIN=$standin QWEN3LAB_MAX_NEW_TOKENS=${REPLY_OFF:-64} QWEN3LAB_MAX_NEW_TOKENS_THINKING=${REPLY_ON:-128} bash -c '
   set -e; trap '"'"'echo "exit $?"'"'"' EXIT
   t=$(date +%s)
@@ -36,6 +36,6 @@ a.write_manifest("$merged", what="STAND-IN for a merged model: the rehearsal hub
                  "copied by tools/gpu_session/probe.sh to probe notebook 08 without 06; not a merge", cfg={"profile": "full"})
 PY
   echo "stand-in merged model: $(du -sh "$merged" | cut -f1) in $(( $(date +%s) - t )) s"; fi
-  python3 tools/run_notebooks.py --no-progress $NBS' > /tmp/logs/full.log 2>&1 < /dev/null &
+  python3 tools/run_notebooks.py --no-progress $NBS' > $WORK/logs/full.log 2>&1 < /dev/null &
 start_monitor 10
 echo "probe started at $(date -u +%T)"

@@ -6,9 +6,9 @@
 #
 #   bash tools/gpu_session/start.sh     # from the repo root; wheels in .whl/ and .whl-gguf/ (docs/gpu.md)
 #
-# Installs the wheels into /tmp/site and compiles them to bytecode once (common.sh), records the
+# Installs the wheels into $WORK/site and compiles them to bytecode once (common.sh), records the
 # machine, starts both series and a monitor of RAM, /dev/shm, disk and GPU memory (PROFILE_IMPORT=1:
-# and profiles `import qwen3lab` once beside them, niced). Logs go to /tmp/logs. EVAL_ROWS (default 64)
+# and profiles `import qwen3lab` once beside them, niced). Logs go to $WORK/logs. EVAL_ROWS (default 64)
 # sets the full profile's held-out rows per set for 07 (its default, 200, takes about 3x as long).
 # REPLY_TOKENS="OFF ON" (default "64 128") sets the full series' reply lengths, thinking off and on:
 # a random 8B's every reply runs to its limit, so in a rehearsal they cost time and show nothing.
@@ -21,22 +21,22 @@ set -u
 begin_session
 install_wheels || exit 1
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader; echo "cores $(nproc)"; free -g
-  df -h /tmp /dev/shm; env | grep -E '^PYTHON|^HF_|^CUDA' || true; } | tee /tmp/logs/machine.txt
-for p in full tiny; do rm -rf /tmp/proj-$p; cp -r . /tmp/proj-$p; done
+  df -h "$WORK" "$SHM"; env | grep -E '^PYTHON|^HF_|^CUDA' || true; } | tee $WORK/logs/machine.txt
+for p in full tiny; do rm -rf $WORK/proj-$p; cp -r . $WORK/proj-$p; done
 rows=${EVAL_ROWS:-64}
 replies=(); [ "${REPLY_TOKENS:-64 128}" = profile ] || { read -r off on <<<"${REPLY_TOKENS:-64 128}"
   replies=(QWEN3LAB_MAX_NEW_TOKENS=$off QWEN3LAB_MAX_NEW_TOKENS_THINKING=$on); }
 full_nbs=(); [ -n "${FULL_NOTEBOOKS:-}" ] && full_nbs=("NOTEBOOKS=$(for n in $FULL_NOTEBOOKS; do printf 'notebooks/%s_*.ipynb ' "$n"; done)")
 echo "full series: $rows + $rows evaluation rows; reply lengths: ${replies[*]:-as in the profile}; ${FULL_NOTEBOOKS:-every notebook}"
-cd /tmp/proj-full && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-full PYTHONUNBUFFERED=1 \
-  QWEN3LAB_EVAL_REASONING_ROWS=$rows QWEN3LAB_EVAL_CHAT_ROWS=$rows "${replies[@]}" "${full_nbs[@]}" QWEN3LAB_HOME=/tmp/q-full/artifacts \
-  HF_HOME=/dev/shm/qwen3lab-hf bash -c 'make test-gpu PY=python3 PROFILE=full REHEARSAL=1 JOBS=2; echo "exit $?"' \
-  > /tmp/logs/full.log 2>&1 < /dev/null &
+cd $WORK/proj-full && setsid nohup env PYTHONPATH=$WORK/site:$WORK/proj-full PYTHONUNBUFFERED=1 \
+  QWEN3LAB_EVAL_REASONING_ROWS=$rows QWEN3LAB_EVAL_CHAT_ROWS=$rows "${replies[@]}" "${full_nbs[@]}" QWEN3LAB_HOME=$WORK/q-full/artifacts \
+  HF_HOME=$SHM/qwen3lab-hf bash -c 'make test-gpu PY=python3 PROFILE=full REHEARSAL=1 JOBS=2; echo "exit $?"' \
+  > $WORK/logs/full.log 2>&1 < /dev/null &
 sleep 2
-cd /tmp/proj-tiny && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-tiny PYTHONUNBUFFERED=1 \
-  QWEN3LAB_HOME=/dev/shm/q-tiny/artifacts bash -c 'make test-gpu PY=python3; echo "exit $?"' \
-  > /tmp/logs/tiny.log 2>&1 < /dev/null &
-[ "${PROFILE_IMPORT:-0}" = 1 ] && cd /tmp/proj-tiny && setsid nohup env PYTHONPATH=/tmp/site:/tmp/proj-tiny nice -n 10 \
-  python3 -X importtime tools/gpu_session/import_profile.py > /tmp/logs/importprofile.txt 2> /tmp/logs/importtime.txt < /dev/null &
+cd $WORK/proj-tiny && setsid nohup env PYTHONPATH=$WORK/site:$WORK/proj-tiny PYTHONUNBUFFERED=1 \
+  QWEN3LAB_HOME=$SHM/q-tiny/artifacts bash -c 'make test-gpu PY=python3; echo "exit $?"' \
+  > $WORK/logs/tiny.log 2>&1 < /dev/null &
+[ "${PROFILE_IMPORT:-0}" = 1 ] && cd $WORK/proj-tiny && setsid nohup env PYTHONPATH=$WORK/site:$WORK/proj-tiny nice -n 10 \
+  python3 -X importtime tools/gpu_session/import_profile.py > $WORK/logs/importprofile.txt 2> $WORK/logs/importtime.txt < /dev/null &
 start_monitor 20
 echo "started at $(date -u +%T)"
