@@ -1,5 +1,4 @@
-"""``python -m qwen3lab run ...``, the same command as the ``qwen3lab`` console script: the series
-executed headless (``qwen3lab/runner.py``). ``python -m qwen3lab run --help`` lists the options."""
+"""``python -m qwen3lab run ...``, as the ``qwen3lab`` console script: the series run headless."""
 
 import sys
 

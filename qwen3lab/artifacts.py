@@ -1,19 +1,10 @@
 """The artifacts root, stage paths, manifests and safe writes.
 
-Every stage writes under one root (``./artifacts`` of the project, or ``$QWEN3LAB_HOME``), next
-to a ``manifest.json`` that says what it is, what it came from, the config that made it and the
-library versions. A stage that finds its input missing names the notebook to run first.
-
-Writes go to a temporary sibling folder that is renamed into place only when complete, so an
-interrupted run never leaves a half-written artifact where a later stage would read it. Nothing a
-user owns is replaced: a folder without a manifest (not a qwen3lab stage) or a file in the way is
-refused. What an interrupted write leaves (a ``.<name>.tmp-<pid>-*`` or ``.<name>.old-<pid>-*``
-sibling of a process that is gone) is cleaned up, or put back, the next time the stage is
-written or required. Reading a stage checks that its files are whole (JSON parses, safetensors
-and Arrow files are as long as their headers say), so a damaged file is named with the notebook
-that rewrites it instead of failing deep inside a library. Folders and files are created with the
-user's umask (also what a library wrote into them for its owner only), so other users of a shared
-machine can read them where the umask allows.
+Every stage writes under one root (``<project>/artifacts`` or ``$QWEN3LAB_HOME``), beside a
+``manifest.json`` (what, inputs, config, library versions). Writes go to a temporary sibling that
+is renamed into place when complete, and never replace what qwen3lab did not write; what an
+interrupted write leaves is cleaned up or put back on the next write or ``require`` of the stage.
+A stage's files are checked whole when it is read, so a damaged file is named with its notebook.
 
 Introduced in 00_setup.
 """
@@ -55,10 +46,8 @@ STAGES: dict[str, tuple[str, str]] = {
 
 _VERSIONED = ("qwen3lab", "torch", "transformers", "peft", "trl", "datasets", "accelerate",
               "bitsandbytes", "unsloth", "unsloth_zoo", "swanlab")
-
-#: JSON keys that hold a path another stage wrote (an absolute path, as the libraries store it):
-#: PEFT's adapter config names its base model's folder, for the tiny profile one under the root.
-_PATH_KEYS = {"adapter_config.json": ("base_model_name_or_path",)}
+#: The keys every manifest ``write_manifest`` writes: a ``manifest.json`` without them is not ours.
+MANIFEST_KEYS = frozenset({"what", "inputs", "config", "versions", "created"})
 
 
 class MissingArtifactError(FileNotFoundError):
@@ -81,9 +70,8 @@ def project_root() -> Path | None:
 
 def artifacts_root() -> Path:
     """``$QWEN3LAB_HOME``, else ``<project>/artifacts``, else ``./artifacts``. Introduced in 00_setup."""
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env).expanduser().resolve()
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser().resolve()
     root = project_root()
     return (root / "artifacts") if root else (Path.cwd() / "artifacts").resolve()
 
@@ -97,31 +85,28 @@ def stage_dir(stage: str) -> Path:
 
 def _writer(path: Path) -> str:
     """Who rewrites ``path``: ``notebooks/NN_name.ipynb`` (or ``make run``) of the stage it is in."""
-    path = Path(os.path.abspath(path))
-    root = artifacts_root()
+    path, root = Path(os.path.abspath(path)), artifacts_root()
     for rel, notebook in STAGES.values():
         if path == root / rel or (root / rel) in path.parents:
             return f"`{notebook}`" if notebook.startswith("make ") else f"notebooks/{notebook}.ipynb"
     return "the notebook that wrote it"
 
 
-def _rerun(path: Path) -> str:
-    return f"run {_writer(path)} again to rewrite it (with the same {HOME_ENV} and profile)"
+def _rerun(path: Path, cut: bool = False) -> str:
+    """The fix for a damaged ``path`` (``cut``: first the likely cause)."""
+    cause = "it was cut short or changed after it was written; " if cut else ""
+    return f"{cause}run {_writer(path)} again to rewrite it (with the same {HOME_ENV} and profile)"
 
 
 def require(stage: str) -> Path:
-    """The stage's folder, checked whole; else a ``MissingArtifactError`` naming the notebook that
-    writes it, or a ``CorruptArtifactError`` naming the damaged file and that notebook.
-
-    An interrupted write of the stage is put back first; paths that its files store under an
-    artifacts root that has since moved are re-pointed at this root (``relocate``).
-    """
+    """The stage's folder, checked whole (``verify``) and with its stored paths re-pointed at this
+    root (``relocate``), after an interrupted write of it is put back; else a ``MissingArtifactError``
+    naming the notebook that writes it."""
     path = stage_dir(stage)
     _recover(path)
     if not (path / MANIFEST).is_file():
-        notebook = STAGES[stage][1]
         raise MissingArtifactError(
-            f"{path} is missing (or has no {MANIFEST}): run notebooks/{notebook}.ipynb first "
+            f"{path} is missing (or has no {MANIFEST}): run notebooks/{STAGES[stage][1]}.ipynb first "
             f"(or `make run`), with the same {HOME_ENV} and profile."
         )
     verify(path)
@@ -129,59 +114,40 @@ def require(stage: str) -> Path:
     return path
 
 
-# -- reading: whole files, movable roots ---------------------------------------------------------------
-
-
 def _read_json(file: Path) -> Any:
     try:
         return json.loads(file.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptArtifactError(f"{file} is not valid JSON ({type(exc).__name__}: {exc}): it was cut short or "
-                                   f"changed after it was written; {_rerun(file)}") from None
+        raise CorruptArtifactError(f"{file} is not valid JSON ({type(exc).__name__}: {exc}): "
+                                   f"{_rerun(file, cut=True)}") from None
 
 
 def _check_safetensors(file: Path) -> None:
     """The file is as long as its header says: 8 bytes of header size, the JSON header, the tensors."""
     size = file.stat().st_size
-    with open(file, "rb") as fh:
-        head = fh.read(8)
-        n = int.from_bytes(head, "little") if len(head) == 8 else -1
-        try:
+    try:
+        with open(file, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
             header = json.loads(fh.read(n)) if 0 < n <= size - 8 else None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            header = None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        header = None
     if not isinstance(header, dict):
-        raise CorruptArtifactError(f"{file} is not a safetensors file (its header cannot be read; {size} bytes): "
-                                   f"{_rerun(file)}")
+        raise CorruptArtifactError(f"{file} is not a safetensors file (its header cannot be read; {size} "
+                                   f"bytes): {_rerun(file)}")
     try:
         end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
-    except (TypeError, KeyError, IndexError, ValueError):  # a header of another shape: no tensor entries
+    except (TypeError, KeyError, IndexError, ValueError):
         raise CorruptArtifactError(f"{file} is not a safetensors file (its header does not list tensors with "
                                    f"data_offsets): {_rerun(file)}") from None
     if 8 + n + end != size:
-        raise CorruptArtifactError(f"{file} has {size:,} bytes where its header says {8 + n + end:,}: it was cut "
-                                   f"short or changed after it was written; {_rerun(file)}")
-
-
-def _check_arrow(file: Path) -> None:
-    """An Arrow stream (``datasets.save_to_disk``) whose record batches can all be read."""
-    import pyarrow as pa
-
-    try:
-        with pa.memory_map(str(file)) as source:
-            pa.ipc.open_stream(source).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise CorruptArtifactError(f"{file} is not a whole Arrow file ({exc}): it was cut short or changed after "
-                                   f"it was written; {_rerun(file)}") from None
+        raise CorruptArtifactError(f"{file} has {size:,} bytes where its header says {8 + n + end:,}: "
+                                   f"{_rerun(file, cut=True)}")
 
 
 def verify(folder: str | Path) -> None:
     """Check that a stage's files are whole: its manifest and every JSON file parse, every
     safetensors file is as long as its header says, every data file of a saved data set reads.
-
-    Cheap (headers and memory maps, no tensors loaded), so every ``require`` runs it; a damaged file
-    is a ``CorruptArtifactError`` that names it and the notebook that rewrites it. Introduced in 00_setup.
-    """
+    Cheap (headers and memory maps), so every ``require`` runs it. Introduced in 00_setup."""
     folder = Path(folder)
     if not isinstance(_read_json(folder / MANIFEST), dict):
         raise CorruptArtifactError(f"{folder / MANIFEST} is not a JSON object: {_rerun(folder)}")
@@ -193,18 +159,20 @@ def verify(folder: str | Path) -> None:
         elif file.suffix == ".safetensors":
             _check_safetensors(file)
         elif file.suffix == ".arrow" and file.name.startswith("data-"):  # not datasets' cache-*.arrow
-            _check_arrow(file)
-        if file.name == "state.json" and (file.parent / "dataset_info.json").is_file():  # a save_to_disk folder
-            _check_data_files(file)
+            import pyarrow as pa
 
-
-def _check_data_files(state: Path) -> None:
-    """Every Arrow file a saved data set's ``state.json`` lists is there."""
-    listed = _read_json(state).get("_data_files", [])
-    missing = [f["filename"] for f in listed if isinstance(f, dict) and not (state.parent / f["filename"]).is_file()]
-    if missing:
-        raise CorruptArtifactError(f"{state.parent} lacks {', '.join(missing)}, which its state.json lists: a file "
-                                   f"of the saved data set was deleted; {_rerun(state)}")
+            try:
+                with pa.memory_map(str(file)) as source:
+                    pa.ipc.open_stream(source).read_all()
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise CorruptArtifactError(f"{file} is not a whole Arrow file ({exc}): "
+                                           f"{_rerun(file, cut=True)}") from None
+        if file.name == "state.json" and (file.parent / "dataset_info.json").is_file():  # save_to_disk's
+            missing = [f["filename"] for f in _read_json(file).get("_data_files", [])
+                       if isinstance(f, dict) and not (file.parent / f["filename"]).is_file()]
+            if missing:
+                raise CorruptArtifactError(f"{file.parent} lacks {', '.join(missing)}, which its state.json "
+                                           f"lists: a file of the saved data set was deleted; {_rerun(file)}")
 
 
 def _under_root(stored: str) -> Path | None:
@@ -219,67 +187,46 @@ def _under_root(stored: str) -> Path | None:
 
 
 def relocate(folder: str | Path) -> list[str]:
-    """Re-point the paths a stage's files store under an artifacts root that has moved.
-
-    PEFT's ``adapter_config.json`` names its base model by the absolute path it was loaded from
-    (for the tiny profile, ``<root>/models/tiny-qwen3``), and Unsloth's and PEFT's loaders read it
-    from there: after the root is copied to another place or machine, that path is gone and
-    loading fails with ``OSError: Repo id must be in the form ...``. A stored path that no longer
-    lies in a stage's folder of another root (gone, or still there: a copied root must read its own
-    copy, not the original's) is rewritten to the same place under the current root.
-    Returns one line per change (also printed). Called by ``require``; introduced in 06_saving_and_chat.
-    """
-    changes = []
-    for name, keys in _PATH_KEYS.items():
-        for file in sorted(Path(folder).rglob(name)):
-            data = _read_json(file)
-            moved = {}
-            for key in keys:
-                stored = data.get(key)
-                new = _under_root(stored) if isinstance(stored, str) and os.path.isabs(stored) else None
-                if new is None or os.path.realpath(stored) == os.path.realpath(new):
-                    continue  # not a stage path, or already this root's
-                if os.path.exists(new):  # moved, or copied: this root's own copy, not the other root's
-                    moved[key] = str(new)
-                elif not os.path.exists(stored):
-                    raise MissingArtifactError(f"{file} names {key}={stored!r}, which is not on this machine, and "
-                                               f"its place under this artifacts root, {new}, is empty too: run "
-                                               f"{_writer(Path(new))} first")
-            for key, new in moved.items():
-                changes.append(f"{file}: {key} {data[key]} -> {new} (the artifacts root was moved or copied)")
-                data[key] = new
-            if moved:
-                atomic_write_text(file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """Re-point the base model path of PEFT's ``adapter_config.json`` files after the artifacts root
+    moved or was copied: PEFT stores it absolute (the tiny model's ``<root>/models/tiny-qwen3``), and
+    loading from a gone path fails with ``OSError: Repo id must be in the form ...``. A stage path of
+    another root is rewritten to the same place under this root, where that exists (a copied root
+    reads its own copy). Returns one line per change (also printed). Introduced in 06_saving_and_chat."""
+    key, changes = "base_model_name_or_path", []
+    for file in sorted(Path(folder).rglob("adapter_config.json")):
+        data = _read_json(file)
+        stored = data.get(key)
+        new = _under_root(stored) if isinstance(stored, str) and os.path.isabs(stored) else None
+        if new is None or os.path.realpath(stored) == os.path.realpath(new):
+            continue  # not a stage path, or already this root's
+        if os.path.exists(new):
+            changes.append(f"{file}: {key} {stored} -> {new} (the artifacts root was moved or copied)")
+            data[key] = str(new)
+            atomic_write_text(file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        elif not os.path.exists(stored):
+            raise MissingArtifactError(f"{file} names {key}={stored!r}, which is not on this machine, and "
+                                       f"its place under this artifacts root, {new}, is empty too: run "
+                                       f"{_writer(new)} first")
     for line in changes:
         print(line)
     return changes
 
 
-# -- writing: own stages only, interrupted writes recovered ----------------------------------------------
-
-
-def _umask() -> int:
-    """The process's umask, read from /proc where it is there (``os.umask`` can only be read by setting it)."""
-    with contextlib.suppress(OSError, ValueError, StopIteration):
-        with open("/proc/self/status", encoding="ascii") as fh:
-            return int(next(line for line in fh if line.startswith("Umask:")).split()[1], 8)
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _open_to_umask(folder: Path) -> None:
-    """Give everything in ``folder`` at least the permissions the umask allows. Some writers create
-    files readable by their owner only (safetensors 0.8 writes 0600 files): in a stage, they would
-    keep the other users of a shared machine from loading a model everyone else can see."""
-    mask = _umask()
+    """Give everything in ``folder`` at least the permissions the umask allows: some writers
+    (safetensors) create files for their owner only, which other users of a shared machine need."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            mask = int(next(line for line in fh if line.startswith("Umask:")).split()[1], 8)
+    except (OSError, ValueError, StopIteration):  # os.umask reads it only by setting it
+        mask = os.umask(0o022)
+        os.umask(mask)
     for path in [folder, *folder.rglob("*")]:
-        if path.is_symlink():
-            continue
-        mode = os.stat(path).st_mode
-        wanted = (0o777 if path.is_dir() else 0o666) & ~mask
-        if stat.S_IMODE(mode) | wanted != stat.S_IMODE(mode):
-            os.chmod(path, stat.S_IMODE(mode) | wanted)
+        if not path.is_symlink():
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            wanted = mode | ((0o777 if path.is_dir() else 0o666) & ~mask)
+            if wanted != mode:
+                os.chmod(path, wanted)
 
 
 _ACTIVE: set[str] = set()  # this process's temporary siblings that are being written now
@@ -287,17 +234,9 @@ _SIBLING = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<pid>\d+)?")
 
 
 def _sibling(final: Path, kind: str) -> Path:
-    """A new empty folder ``.<name>.<kind>-<pid>-<n>`` beside ``final`` (``mkdir`` applies the umask)."""
-    for n in itertools.count():
-        path = final.parent / f".{final.name}.{kind}-{os.getpid()}-{n}"
-        if kind == "old":
-            if not os.path.lexists(path):
-                return path
-            continue
-        with contextlib.suppress(FileExistsError):
-            path.mkdir()
-            return path
-    raise AssertionError("unreachable")
+    """A free name ``.<name>.<kind>-<pid>-<n>`` beside ``final``."""
+    names = (final.parent / f".{final.name}.{kind}-{os.getpid()}-{n}" for n in itertools.count())
+    return next(path for path in names if not os.path.lexists(path))
 
 
 def _alive(pid: int) -> bool:
@@ -306,23 +245,8 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # another user's process
-        return True
+        pass
     return True
-
-
-def _leftovers(final: Path) -> list[tuple[str, Path]]:
-    """(kind, path) of the temporary siblings of ``final`` that no running write owns."""
-    if not final.parent.is_dir():
-        return []
-    found = []
-    for entry in final.parent.iterdir():
-        m = _SIBLING.match(entry.name)
-        if not m or m["name"] != final.name or str(entry) in _ACTIVE:
-            continue
-        pid = int(m["pid"]) if m["pid"] else None
-        if pid is None or pid == os.getpid() or not _alive(pid) or _started_after(pid, entry):
-            found.append((m["kind"], entry))
-    return found
 
 
 def _started_after(pid: int, entry: Path) -> bool:
@@ -341,8 +265,14 @@ def _started_after(pid: int, entry: Path) -> bool:
 
 def _recover(final: Path) -> None:
     """Put back a stage whose replacement was interrupted between its two renames, and remove what
-    interrupted writes of it left behind."""
-    leftovers = _leftovers(final)
+    interrupted writes of it (whose process is gone) left behind."""
+    leftovers = []
+    for entry in final.parent.iterdir() if final.parent.is_dir() else ():
+        m = _SIBLING.match(entry.name)
+        if m and m["name"] == final.name and str(entry) not in _ACTIVE:
+            pid = int(m["pid"]) if m["pid"] else None
+            if pid is None or pid == os.getpid() or not _alive(pid) or _started_after(pid, entry):
+                leftovers.append((m["kind"], entry))
     for kind, path in sorted(leftovers, key=lambda kp: kp[0] != "old"):
         if kind == "old" and not os.path.lexists(final):
             os.replace(path, final)
@@ -354,17 +284,12 @@ def _recover(final: Path) -> None:
                 path.unlink()
 
 
-#: The keys every manifest ``write_manifest`` writes: a ``manifest.json`` without them is not ours.
-MANIFEST_KEYS = frozenset({"what", "inputs", "config", "versions", "created"})
-
-
 def is_stage(path: str | Path) -> bool:
-    """Whether ``path`` is a folder qwen3lab wrote: it holds a ``manifest.json`` that is a JSON
-    object with the keys ``write_manifest`` writes (another program's ``manifest.json`` is not
-    enough). Only such a folder (or an empty one) is replaced by ``atomic_dir``. Introduced in 00_setup."""
-    file = Path(path) / MANIFEST
+    """Whether ``path`` is a folder qwen3lab wrote: its ``manifest.json`` is a JSON object with the
+    keys ``write_manifest`` writes. Only such a folder (or an empty one) is replaced by ``atomic_dir``.
+    Introduced in 00_setup."""
     try:
-        manifest = json.loads(file.read_text(encoding="utf-8"))
+        manifest = json.loads((Path(path) / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # missing, unreadable, not JSON, not UTF-8
         return False
     return isinstance(manifest, dict) and MANIFEST_KEYS <= manifest.keys()
@@ -372,12 +297,13 @@ def is_stage(path: str | Path) -> bool:
 
 def _check_target(final: Path, replace_unowned: bool) -> None:
     if os.path.lexists(final) and not final.is_dir():
-        raise UnownedTargetError(f"{final} is a file (or a link), not a stage folder: qwen3lab will not replace "
-                                 f"it. Move it away, or write the stage elsewhere (another {HOME_ENV}).")
+        raise UnownedTargetError(f"{final} is a file (or a link), not a stage folder: qwen3lab will not "
+                                 "replace it. Move it away, or write the stage elsewhere "
+                                 f"(another {HOME_ENV}).")
     if final.is_dir() and not is_stage(final) and any(final.iterdir()) and not replace_unowned:
         raise UnownedTargetError(
-            f"{final} holds files but no {MANIFEST} of qwen3lab's, so qwen3lab did not write it and will not replace it "
-            f"(its files would be lost). Move them away, choose another {HOME_ENV}, or pass "
+            f"{final} holds files but no {MANIFEST} of qwen3lab's, so qwen3lab did not write it and will not "
+            f"replace it (its files would be lost). Move them away, choose another {HOME_ENV}, or pass "
             f"replace_unowned=True to replace the folder with everything in it.")
 
 
@@ -385,12 +311,10 @@ def _check_target(final: Path, replace_unowned: bool) -> None:
 def atomic_dir(final: str | Path, *, replace_unowned: bool = False) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``final``; on success it replaces ``final``.
 
-    On an exception (or a killed process) ``final`` keeps its previous content; the temporary
-    folder is removed (or, if the process died, the next write or ``require`` of the stage removes
-    it). If the swap itself fails, the previous content is put back. ``final`` may be missing, empty
-    or a qwen3lab stage (it has a ``manifest.json``); a folder with other files is refused with an
-    ``UnownedTargetError`` unless ``replace_unowned``, and a file in its place always is. A
-    symbolic link to a folder is followed: the stage is written where it points.
+    On an exception, a killed process or a failed swap, ``final`` keeps its previous content (what
+    is left beside it goes on the next write or ``require``). ``final`` may be missing, empty or a
+    qwen3lab stage; another folder is refused with an ``UnownedTargetError`` unless
+    ``replace_unowned``, and a file always is. A link to a folder is followed.
     """
     final = Path(final)
     if final.is_symlink() and final.is_dir():
@@ -398,38 +322,30 @@ def atomic_dir(final: str | Path, *, replace_unowned: bool = False) -> Iterator[
     _check_target(final, replace_unowned)
     final.parent.mkdir(parents=True, exist_ok=True)
     _recover(final)
-    tmp = _sibling(final, "tmp")
+    tmp, old = _sibling(final, "tmp"), None
+    tmp.mkdir()  # with the umask's mode
     _ACTIVE.add(str(tmp))
     try:
         yield tmp
         _check_target(final, replace_unowned)  # nothing of the user's appeared there meanwhile
         _open_to_umask(tmp)
-        _swap(tmp, final)
+        if os.path.lexists(final):
+            old = _sibling(final, "old")
+            _ACTIVE.add(str(old))
+            os.replace(final, old)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            if old is not None:
+                os.replace(old, final)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     finally:
-        _ACTIVE.discard(str(tmp))
-
-
-def _swap(tmp: Path, final: Path) -> None:
-    """``tmp`` becomes ``final``; the previous ``final`` is put back if that fails."""
-    old = None
-    if os.path.lexists(final):
-        old = _sibling(final, "old")
-        _ACTIVE.add(str(old))
-        os.replace(final, old)
-    try:
-        os.replace(tmp, final)
-    except BaseException:
-        if old is not None:
-            os.replace(old, final)
-        raise
-    finally:
-        if old is not None:
-            _ACTIVE.discard(str(old))
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        _ACTIVE.difference_update({str(tmp), str(old)})
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -439,15 +355,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise IsADirectoryError(f"{path} is a folder: cannot write a file in its place")
     path.parent.mkdir(parents=True, exist_ok=True)
     _recover(path)  # temporary files of writes of this path that were killed
-    for n in itertools.count():
-        tmp = path.parent / f".{path.name}.tmp-{os.getpid()}-{n}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # less the umask
-            break
-        except FileExistsError:
-            continue
+    tmp = _sibling(path, "tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "x", encoding="utf-8") as fh:  # mode 0o666 less the umask
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -456,25 +366,18 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         raise
 
 
-# -- manifests -------------------------------------------------------------------------------------------
-
-
 def library_versions() -> dict[str, str | None]:
-    """Installed versions of the libraries that decide the results."""
-    out: dict[str, str | None] = {}
+    """Installed versions of the libraries that decide the results; qwen3lab's from its source
+    (``<version>+source``) where it runs from a checkout that is not pip-installed."""
+    out: dict[str, str | None] = dict.fromkeys(_VERSIONED)
     for name in _VERSIONED:
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = _source_version() if name == "qwen3lab" else None
+    if out["qwen3lab"] is None:
+        text = (Path(__file__).parent / "__init__.py").read_text(encoding="utf-8")
+        match = re.search(r'^__version__ = "([^"]+)"', text, re.M)
+        out["qwen3lab"] = f"{match.group(1)}+source" if match else None
     return out
-
-
-def _source_version() -> str | None:
-    """qwen3lab's version when it runs from a checkout that is not pip-installed (PYTHONPATH)."""
-    text = (Path(__file__).parent / "__init__.py").read_text(encoding="utf-8")
-    match = re.search(r'^__version__ = "([^"]+)"', text, re.M)
-    return f"{match.group(1)}+source" if match else None
 
 
 def _portable(value: Any) -> Any:
@@ -487,10 +390,8 @@ def _portable(value: Any) -> Any:
 
 def write_manifest(out_dir: str | Path, *, what: str, cfg: Any, inputs: dict[str, Any] | None = None,
                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``manifest.json`` (what, inputs, config, versions, time) into ``out_dir``.
-
-    Inputs that are paths under the artifacts root are stored relative to it, so the manifest
-    stays right when the root is moved."""
+    """Write ``manifest.json`` (what, inputs, config, versions, time) into ``out_dir``; inputs under
+    the artifacts root are stored relative to it."""
     manifest = {
         "what": what,
         "inputs": {k: _portable(v) for k, v in (inputs or {}).items()},
@@ -505,7 +406,8 @@ def write_manifest(out_dir: str | Path, *, what: str, cfg: Any, inputs: dict[str
 
 def read_manifest(stage_or_dir: str | Path) -> dict[str, Any]:
     """The manifest of a stage (by name: ``require``'d first) or of a folder."""
-    path = require(stage_or_dir) if isinstance(stage_or_dir, str) and stage_or_dir in STAGES else Path(stage_or_dir)
+    named = isinstance(stage_or_dir, str) and stage_or_dir in STAGES
+    path = require(stage_or_dir) if named else Path(stage_or_dir)
     file = path / MANIFEST
     if not file.is_file():
         raise MissingArtifactError(f"{file} is missing: {_rerun(path)}")
@@ -515,6 +417,6 @@ def read_manifest(stage_or_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-__all__ = ["CorruptArtifactError", "MissingArtifactError", "UnownedTargetError", "artifacts_root", "atomic_dir",
-           "atomic_write_text", "is_stage", "library_versions", "read_manifest", "relocate", "require", "stage_dir",
-           "verify", "write_manifest"]
+__all__ = ["CorruptArtifactError", "MissingArtifactError", "UnownedTargetError", "artifacts_root",
+           "atomic_dir", "atomic_write_text", "is_stage", "library_versions", "read_manifest", "relocate",
+           "require", "stage_dir", "verify", "write_manifest"]

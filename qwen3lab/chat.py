@@ -1,9 +1,6 @@
-"""Around the chat template and ``generate``: Qwen's sampling settings, tables of a tokenized
-batch, and taking a reply apart into thinking and answer.
-
-The calls themselves (``apply_chat_template``, ``tokenizer(..., return_tensors="pt")``,
-``model.generate``, ``batch_decode``, ``TextStreamer``) are written out in notebook 02's cells.
-``reply`` repeats them for the side-by-side tables of later notebooks.
+"""Around the chat template and ``generate``: Qwen's sampling settings, tables of a tokenized batch,
+and taking a reply apart into thinking and answer. Notebook 02 writes the calls out; ``reply``
+repeats them for later notebooks.
 
 Introduced in 02_chat_templates.
 """
@@ -16,16 +13,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-#: Sampling settings Qwen recommends for Qwen3 (model card, "Best Practices"), keyed by
-#: ``enable_thinking``. Min-p is 0 in both modes, the default, so it is not set.
+#: Qwen's recommended sampling for Qwen3 (model card, "Best Practices"), keyed by ``enable_thinking``.
 SAMPLING: dict[bool, dict[str, float | int]] = {
-    True: {"temperature": 0.6, "top_p": 0.95, "top_k": 20},  # thinking mode
-    False: {"temperature": 0.7, "top_p": 0.8, "top_k": 20},  # non-thinking mode
+    True: {"temperature": 0.6, "top_p": 0.95, "top_k": 20},
+    False: {"temperature": 0.7, "top_p": 0.8, "top_k": 20},
 }
 
 THINK_START, THINK_END = "<think>", "</think>"
 
-# Qwen's control tokens all look like <|name|>; <think> and <tool_call> do not, and stay in the text.
+# Qwen's control tokens look like <|name|>; <think> and <tool_call> do not, and stay in the text.
 _CONTROL_TOKEN = re.compile(r"<\|[a-z_]+\|>")
 
 #: What each tensor a tokenizer returns means (for ``batch_table``).
@@ -36,7 +32,7 @@ TENSOR_MEANINGS = {
 
 
 def batch_table(batch) -> "pd.DataFrame":
-    """One row per tensor of a tokenized batch: its shape, dtype and meaning. Introduced in 02_chat_templates."""
+    """One row per tensor of a tokenized batch: shape, dtype and meaning. Introduced in 02_chat_templates."""
     import pandas as pd
 
     rows = [{"张量": name, "shape": tuple(value.shape), "dtype": str(value.dtype).replace("torch.", ""),
@@ -45,26 +41,19 @@ def batch_table(batch) -> "pd.DataFrame":
 
 
 def token_table(tokenizer, batch, row: int = 0) -> "pd.DataFrame":
-    """Row ``row`` of a tokenized batch, token by token: id, its text, and the attention mask.
-
-    A token that holds only part of a character's UTF-8 bytes shows as ``�``.
-    Introduced in 02_chat_templates.
-    """
+    """Row ``row`` of a tokenized batch, token by token: id, text (``�`` for part of a character's
+    bytes) and attention mask. Introduced in 02_chat_templates."""
     import pandas as pd
 
     ids = batch["input_ids"][row].tolist()
-    mask = batch["attention_mask"][row].tolist()
     return pd.DataFrame({"input_ids": ids, "token": [tokenizer.decode([i]) for i in ids],
-                         "attention_mask": mask}).rename_axis("position")
+                         "attention_mask": batch["attention_mask"][row].tolist()}).rename_axis("position")
 
 
 def reply(model, tokenizer, messages: list[dict[str, Any]], *, enable_thinking: bool, max_new_tokens: int,
           seed: int = 3407) -> str:
-    """One sampled reply to ``messages`` with Qwen's settings for the mode (``SAMPLING``) and a fixed
-    seed: notebook 02's template, tokenize, ``generate`` and decode, for the tables of later notebooks.
-    Control tokens such as ``<|im_end|>`` are dropped; ``<think>``/``</think>`` stay, for
-    ``split_thinking``. Introduced in 06_saving_and_chat.
-    """
+    """One sampled reply to ``messages`` with ``SAMPLING`` for the mode and a fixed seed. Control tokens
+    are dropped; ``<think>``/``</think>`` stay, for ``split_thinking``. Introduced in 06_saving_and_chat."""
     import torch
 
     text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
@@ -77,47 +66,28 @@ def reply(model, tokenizer, messages: list[dict[str, Any]], *, enable_thinking: 
     return tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
-def _split_at(text: str, tag: str) -> tuple[str, str] | None:
-    at = text.find(tag)
-    return (text[:at], text[at + len(tag):]) if at >= 0 else None
-
-
-def _join(pieces: list[str]) -> str:
-    return "\n\n".join(p.strip() for p in pieces if p.strip())
-
-
 def split_thinking(text: str) -> tuple[str, str]:
-    """(thinking, answer) of a reply, both stripped. Introduced in 02_chat_templates.
+    """(thinking, answer) of a reply, both stripped, control tokens removed first.
 
-    * no think block: ``("", text)``;
-    * ``<think>...</think>answer``: the block's content and what follows it (an empty block, as in
-      non-thinking mode, gives ``""`` as the thinking);
-    * ``...</think>answer`` with no opening tag: in thinking mode the template does not write
-      ``<think>``, the model does, but a decoded reply may begin inside the block, so everything
-      before ``</think>`` is thinking;
-    * ``<think>...`` never closed (generation stopped early): all of it is thinking, answer ``""``;
-    * several blocks: their contents joined by a blank line; text outside every block is the answer;
-    * control tokens (``<|im_end|>``, ``<|endoftext|>``, ...) are removed first.
-    """
+    Everything before a ``</think>`` with no opening tag is thinking (a decoded reply may begin inside
+    the block); a ``<think>`` never closed makes the rest thinking; several blocks are joined by a
+    blank line, and text outside every block is the answer. Introduced in 02_chat_templates."""
     text = _CONTROL_TOKEN.sub("", text)
     thinking: list[str] = []
     answer: list[str] = []
-    head = _split_at(text, THINK_END)
-    if head is not None and THINK_START not in head[0]:
-        thinking.append(head[0])
-        text = head[1]
-    while (parts := _split_at(text, THINK_START)) is not None:
-        answer.append(parts[0])
-        block = _split_at(parts[1], THINK_END)
-        if block is None:  # unclosed: the rest is thinking
-            thinking.append(parts[1])
-            text = ""
-            break
-        thinking.append(block[0])
-        text = block[1]
+    head, closed, rest = text.partition(THINK_END)
+    if closed and THINK_START not in head:
+        thinking.append(head)
+        text = rest
+    while THINK_START in text:
+        before, _, text = text.partition(THINK_START)
+        answer.append(before)
+        block, closed, rest = text.partition(THINK_END)
+        thinking.append(block)
+        text = rest if closed else ""
     answer.append(text)
-    return _join(thinking), _join(answer)
+    return tuple("\n\n".join(p.strip() for p in pieces if p.strip()) for pieces in (thinking, answer))
 
 
-__all__ = ["SAMPLING", "TENSOR_MEANINGS", "THINK_END", "THINK_START", "batch_table", "reply", "split_thinking",
-           "token_table"]
+__all__ = ["SAMPLING", "TENSOR_MEANINGS", "THINK_END", "THINK_START", "batch_table", "reply",
+           "split_thinking", "token_table"]

@@ -1,28 +1,14 @@
-"""Notebook 05's training, data-parallel: every process of ``torchrun`` (or ``accelerate launch``)
-runs the notebook through the series' executor (``runner.execute``), in a kernel of its own that
-inherits the launcher's environment: one model replica per process.
+"""Notebook 05's training, data-parallel: each process of ``torchrun`` (or ``accelerate launch``) runs
+the notebook through ``runner.execute`` in a kernel of its own, one model replica per process.
 
-    make train-ddp NPROC=2                        # torchrun --standalone --nproc_per_node 2 tools/train_ddp.py
-    make train-ddp NPROC=2 DDP_ARGS=--keep-rows   # the source's 8 rows per optimizer step, over 2 processes
+    torchrun --standalone --nproc_per_node 2 tools/train_ddp.py [--keep-rows]   # make train-ddp NPROC=2
     accelerate launch --multi_gpu --num_processes 2 tools/train_ddp.py
 
-Which cells run where: the series' cell rule (``runner.runnable``), less the cells tagged
-``skip-ddp`` (a demonstration a data-parallel run does not need). Every process runs the cells up to
-the last one that calls ``trainer.train(`` (loading, LoRA, ``SFTConfig``, ``SFTTrainer``, the two
-training cells): they must make the same collective calls in the same order. The cells after it
-(curves, tables, the adapter's save) run on rank 0 alone; the others wait at a barrier. Three cells
-of this module are added (``ddp_cells``): ``join`` before the notebook's (the process group, and on each new
-``trainer`` the workarounds below and the batch report), ``after_training`` after the last training cell (tokens per
-second of all processes, a collective) and ``finish`` at the end (rank 0 writes
-``<artifacts>/runs/lora/ddp_summary.json``: the batch, the loss and gradient-norm curves, the rate).
-
-Rank 0's outputs are printed as they come; the other processes print only a failing cell's error.
-By default each process runs the notebook's recipe, so an optimizer step takes N times the source's
-8 rows; ``keep_rows`` divides the accumulation (and where it must, the per-device batch) by N
-through ``QWEN3LAB_<FIELD>`` variables (``batch_overrides``), which every cell then reads from ``cfg``.
-The upstream traps such a run meets are worked around in ``workarounds.py`` (``plain_cpu_device``,
-``checkpoint_barrier``, ``rewrap_before_each_train``). No notebook calls this module: it is what
-``make train-ddp`` runs (docs/gpu.md, "More than one GPU").
+Every process runs the runnable cells not tagged ``skip-ddp`` up to the last ``trainer.train(`` call (they
+make the same collective calls in the same order); the rest run on rank 0 while the others wait. Three
+cells are added (``ddp_cells``): ``join``, ``after_training`` and ``finish``. ``keep_rows`` divides the
+recipe's rows per optimizer step over the processes through ``QWEN3LAB_<FIELD>`` variables. The upstream
+traps are worked around in ``workarounds.py``. It is what ``make train-ddp`` runs (docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -46,7 +32,7 @@ SKIP_DDP = "skip-ddp"
 TRAIN_CALL = re.compile(r"\btrainer\.train\(")
 PG_TIMEOUT_MIN = 30  # what rank 0's saving may take while the others wait (NCCL's default is 10)
 CELL_TIMEOUT_S = 6 * 3600  # a training cell of the full profile may take hours
-#: What the kernel-side calls of this module share: the batch the trainer used, the rate.
+#: What the kernel-side calls share: the batch the trainer used, the rate.
 REPORT: dict[str, Any] = {}
 
 
@@ -66,9 +52,8 @@ def split_point(nb) -> int:
 
 
 def ddp_cells(nb, rank: int, finish_args: dict[str, Any]):
-    """``nb`` as process ``rank`` runs it, and each cell's label for messages (``cell 12`` as
-    JupyterLab counts, or this module's call): cells it does not run tagged ``skip-execution``,
-    this module's three cells added."""
+    """A copy of ``nb`` as process ``rank`` runs it (cells it skips tagged ``skip-execution``, this
+    module's three cells added) and each cell's label for messages (``cell 12``, or ``ddp.join``)."""
     import copy
 
     import nbformat
@@ -92,9 +77,9 @@ def ddp_cells(nb, rank: int, finish_args: dict[str, Any]):
 # -- the batch ------------------------------------------------------------------------------------
 
 def split_rows(per_device: int, accumulation: int, processes: int) -> tuple[int, int]:
-    """(per-device batch, accumulation) that give ``per_device x accumulation`` rows per optimizer
-    step over ``processes`` processes: the accumulation is divided, and the batch only where the
-    accumulation left is below 1 (2 x 4 over 2 processes: 2 x 2; over 4: 2 x 1; over 8: 1 x 1)."""
+    """(per-device batch, accumulation) that keep ``per_device x accumulation`` rows per optimizer step
+    over ``processes``: the accumulation is divided, the batch only where that is not enough
+    (2 x 4 over 2 processes: 2 x 2; over 8: 1 x 1)."""
     rows = per_device * accumulation
     if rows % processes:
         raise ValueError(f"keep_rows: {rows} rows per optimizer step ({per_device} x {accumulation}) do not "
@@ -133,9 +118,8 @@ def world() -> tuple[int, int, int]:
 
 
 def init_distributed() -> str | None:
-    """Join the launcher's process group: NCCL with one GPU per process (``LOCAL_RANK``, where
-    Unsloth's loader puts the model too), gloo on a CPU. Accelerate and the trainer then use this
-    group. Returns the backend; None for one process."""
+    """Join the launcher's process group (NCCL on the ``LOCAL_RANK`` GPU, where Unsloth's loader puts
+    the model too; gloo on a CPU), which accelerate and the trainer then use. The backend, or None."""
     import torch
     import torch.distributed as dist
 
@@ -174,28 +158,26 @@ def _all_reduce(values: list[float], op: str) -> list[float]:
 
 
 def batch_report():
-    """A ``TrainerCallback`` that prints the effective batch when training starts (rank 0) and keeps
-    it in ``REPORT``: what the trainer really uses, after ``fast.speed_up`` and Unsloth have had their say."""
+    """A ``TrainerCallback`` that prints (rank 0) and keeps in ``REPORT`` the batch the trainer really
+    uses when training starts, after ``fast.speed_up`` and Unsloth have had their say."""
     from transformers import TrainerCallback
 
     class BatchReport(TrainerCallback):
         def on_train_begin(self, args, state, control, **kwargs):
-            values = {"per_device_train_batch_size": args.per_device_train_batch_size,
-                      "processes": args.world_size, "gradient_accumulation_steps": args.gradient_accumulation_steps}
-            values["rows_per_step"] = (values["per_device_train_batch_size"] * values["processes"]
-                                       * values["gradient_accumulation_steps"])
+            batch, n = args.per_device_train_batch_size, args.world_size
+            accumulation = args.gradient_accumulation_steps
+            values = {"per_device_train_batch_size": batch, "processes": n,
+                      "gradient_accumulation_steps": accumulation, "rows_per_step": batch * n * accumulation}
             if REPORT.get("batch") != values and state.is_world_process_zero:
-                print("effective batch:", effective_batch(args.per_device_train_batch_size, args.world_size,
-                                                          args.gradient_accumulation_steps))
+                print("effective batch:", effective_batch(batch, n, accumulation))
             REPORT["batch"] = values
 
     return BatchReport()
 
 
 def global_rate(meter, skip: int) -> dict[str, float]:
-    """Trained tokens per second of all processes together: each one's ``q.StepMeter`` counts the
-    tokens of its own share, so the counts are summed over the processes and divided by the longest
-    process's time, over the steps after the first ``skip``. Every process must call it."""
+    """Trained tokens per second of all processes together, after the first ``skip`` steps: each
+    ``q.StepMeter``'s counts summed, over the longest process's time. Every process must call it."""
     steps = meter.steps[skip:]
     trained, tokens = sum(s["trained"] for s in steps), sum(s["tokens"] for s in steps)
     seconds = sum(s["s"] for s in steps)
@@ -209,10 +191,9 @@ def global_rate(meter, skip: int) -> dict[str, float]:
 # -- the three cells, in each process's kernel --------------------------------------------------------
 
 def join(shell) -> None:
-    """Before the notebook's cells: join the process group; rank 0 checks the machine and builds the
-    tiny model if it is missing before the others load it (two processes building it at once would
-    replace it under each other); each new ``trainer`` the cells make gets the workarounds and the
-    batch report (an IPython hook after every cell)."""
+    """Before the notebook's cells: join the process group; rank 0 alone checks the machine and builds
+    the tiny model if it is missing (two processes would replace it under each other); each new
+    ``trainer`` gets the workarounds and the batch report (an IPython hook after every cell)."""
     from .machine import bootstrap
     from .model import model_name_or_path
     from .workarounds import checkpoint_barrier, rewrap_before_each_train
@@ -251,7 +232,7 @@ def _logged(log_history: list[dict], key: str) -> list[list[float]]:
 
 
 def finish(ns: dict, *, summary: str | None, keep_rows: bool) -> None:
-    """At the end: rank 0 writes the run's summary while the others wait."""
+    """At the end: rank 0 writes the run's summary (``ddp_summary.json``) while the others wait."""
     if world()[0] == 0:
         import torch
 
@@ -275,8 +256,8 @@ def finish(ns: dict, *, summary: str | None, keep_rows: bool) -> None:
 # -- the launcher's process -----------------------------------------------------------------------------
 
 def run(notebook: Path, *, keep_rows: bool = False, summary: Path | None = None) -> bool:
-    """Execute ``notebook`` as this process of a data-parallel run (or alone); True when every cell
-    passed. Rank 0 prints the outputs as they come; a failing cell's error is printed on every rank."""
+    """Execute ``notebook`` as this process of a data-parallel run; True when every cell passed.
+    Rank 0 prints the outputs as they come; every rank prints a failing cell's error."""
     import nbformat
 
     rank, _, processes = world()

@@ -1,14 +1,6 @@
-"""Did fine-tuning help? Final answers checked with math-verify, the thinking format checked per
-mode, reply lengths, and the before/after table of notebook 07.
-
-* ``extract_answer``: the content of the last ``\\boxed{...}`` of a reply (braces nested inside it
-  are counted, which a regular expression cannot do);
-* ``answers_match``: math-verify's ``parse`` and ``verify`` (the library TRL's accuracy reward
-  uses), so that ``\\frac{1}{2}`` and ``0.5``, ``1,000`` and ``1000``, ``x=3`` and ``3`` match;
-* ``prompt_text`` / ``prompt_messages``: the question of a rendered row (04 holds out by it, 07 asks it);
-* ``format_problem``: what is wrong with a reply's shape for its thinking mode, or None;
-* ``reply_records`` / ``eval_summary`` / ``eval_table``: per-reply facts, per-mode figures, and
-  the before/after table (``plots.plot_eval`` draws it).
+"""Did fine-tuning help? Final answers (the last ``\\boxed{...}``) checked with math-verify, the
+thinking format checked per mode, reply lengths, and notebook 07's before/after table
+(``plots.plot_eval`` draws it).
 
 Introduced in 07_evaluation.
 """
@@ -24,13 +16,13 @@ from .chat import THINK_END, THINK_START
 BOXED = "\\boxed{"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
 ASSISTANT = IM_START + "assistant\n"
-ENDOFTEXT = "<|endoftext|>"
-#: math-verify's own default time limits (seconds), used where they can work: in the main thread.
-PARSE_TIMEOUT, VERIFY_TIMEOUT = 5, 5
+#: math-verify's own default time limit (seconds) for parse and verify; it works in the main thread only.
+TIMEOUT_S = 5
 #: The figures of ``eval_summary``, in the table's order, with what each one means.
 EVAL_METRICS = {
     "rows": "replies generated",
-    "accuracy": "share whose last \\boxed{} matches expected_answer (math-verify); NaN without expected answers",
+    "accuracy": "share whose last \\boxed{} matches expected_answer (math-verify); "
+                "NaN without expected answers",
     "format ok": "share with the mode's shape (format_problem is None)",
     "mean reply tokens": "mean new tokens per reply, up to and including the stop token",
     "hit max_new_tokens": "share that ran out of new tokens before a stop token",
@@ -38,10 +30,8 @@ EVAL_METRICS = {
 
 
 def prompt_text(text: str) -> str:
-    """The prompt part of one rendered training row: everything up to and including the last
-    ``<|im_start|>assistant\n`` (the question, with any system turn and earlier turns). Two rows with
-    the same prompt are the same question; 04 holds out by it. Introduced in 04_sampling.
-    """
+    """The prompt part of one rendered row: everything up to and including the last
+    ``<|im_start|>assistant\n``; rows with one prompt ask the same question. Introduced in 04_sampling."""
     at = text.rfind(ASSISTANT)
     if at < 0:
         raise ValueError(f"no {ASSISTANT!r} in the row: not a rendered conversation ({text[:60]!r}...)")
@@ -50,27 +40,20 @@ def prompt_text(text: str) -> str:
 
 def text_messages(text: str) -> list[dict[str, str]]:
     """The turns of a conversation rendered with Qwen3's template, back as ``[{"role", "content"}]``
-    (an assistant turn keeps its ``<think>`` block as written). Introduced in 03_dataset_cleaning."""
-    messages = []
-    for chunk in text.split(IM_START)[1:]:
-        role, _, content = chunk.partition("\n")
-        messages.append({"role": role, "content": content.split(IM_END, 1)[0]})
-    return messages
+    (an assistant turn keeps its ``<think>`` block). Introduced in 03_dataset_cleaning."""
+    turns = (chunk.partition("\n") for chunk in text.split(IM_START)[1:])
+    return [{"role": role, "content": content.split(IM_END, 1)[0]} for role, _, content in turns]
 
 
 def prompt_messages(text: str) -> list[dict[str, str]]:
-    """The turns of ``prompt_text(text)`` as ``[{"role", "content"}]``, the input of
-    ``tokenizer.apply_chat_template(..., add_generation_prompt=True)``: one rendered row back into the
-    messages that ask its question (the last assistant reply, the answer, left out). Introduced in 07_evaluation.
-    """
+    """The messages that ask a rendered row's question (its last assistant reply left out), for
+    ``apply_chat_template(..., add_generation_prompt=True)``. Introduced in 07_evaluation."""
     return text_messages(prompt_text(text)[:-len(ASSISTANT)])
 
 
 def extract_answer(text: str | None) -> str | None:
-    """The content of the last ``\\boxed{...}`` in ``text``, nested braces included (``\\boxed{\\frac{1}{2}}``
-    gives ``\\frac{1}{2}``); None when there is none, or when the last one is never closed (a reply
-    cut at ``max_new_tokens``). Introduced in 07_evaluation.
-    """
+    """The content of the last ``\\boxed{...}``, nested braces included; None when there is none or the
+    last one is never closed (a reply cut at ``max_new_tokens``). Introduced in 07_evaluation."""
     if not text:
         return None
     start = text.rfind(BOXED)
@@ -94,42 +77,32 @@ def _as_math(s: str) -> str:
 
 
 def answers_match(prediction: str | None, gold: str | None) -> bool:
-    """Whether ``prediction`` (an extracted answer, e.g. from ``extract_answer``) equals ``gold``
-    (``expected_answer``) as mathematics, through math-verify's ``parse`` and ``verify``.
+    """Whether ``prediction`` equals ``gold`` as mathematics, through math-verify's ``parse`` and
+    ``verify`` (``\\frac{1}{2}`` and ``0.5``, ``x=3`` and ``3`` match).
 
-    math-verify limits each call with ``signal.alarm``, which exists only in the main thread: from any
-    other thread (a web server, a thread pool, some notebook front ends) ``parse`` raises ValueError.
-    There the limits are switched off with math-verify's own parameters (``parsing_timeout=None``,
-    ``timeout_seconds=None``), as its error message advises. Introduced in 07_evaluation.
-    """
+    math-verify's time limits use ``signal.alarm``, which works only in the main thread; elsewhere they
+    are switched off (``None``), as its error message advises. Introduced in 07_evaluation."""
     from math_verify import parse, verify
 
-    if not prediction or not gold or not prediction.strip() or not gold.strip():
+    if not (prediction or "").strip() or not (gold or "").strip():
         return False
-    main = threading.current_thread() is threading.main_thread()
-    parsing_timeout = PARSE_TIMEOUT if main else None
-    gold_parsed = parse(_as_math(gold), parsing_timeout=parsing_timeout)
-    predicted = parse(_as_math(prediction), parsing_timeout=parsing_timeout)
-    if not gold_parsed or not predicted:
-        return False
-    return bool(verify(gold_parsed, predicted, timeout_seconds=VERIFY_TIMEOUT if main else None))
+    timeout = TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+    gold_parsed = parse(_as_math(gold), parsing_timeout=timeout)
+    predicted = parse(_as_math(prediction), parsing_timeout=timeout)
+    return bool(gold_parsed and predicted and verify(gold_parsed, predicted, timeout_seconds=timeout))
 
 
 def format_problem(reply: str, *, enable_thinking: bool) -> str | None:
-    """What is wrong with the shape of one reply for its thinking mode, or None when it has the shape.
+    """What is wrong with a reply's shape for its thinking mode (special tokens kept), or None.
 
-    ``reply`` is what the model generated after the prompt, special tokens kept (``reply_records``).
-    Thinking on: the reply opens one ``<think>`` block at its start, closes it, and then answers.
-    Thinking off: the template already wrote the empty block into the prompt, so the reply carries no
-    ``<think>``/``</think>`` at all, and it ends at ``<|im_end|>``. Introduced in 07_evaluation.
-    """
+    Thinking on: one ``<think>`` block at the start, closed, then an answer. Thinking off: the template
+    wrote the empty block into the prompt, so no think tags, and it ends at ``<|im_end|>``.
+    Introduced in 07_evaluation."""
     opened, closed = reply.count(THINK_START), reply.count(THINK_END)
     if not enable_thinking:
         if opened or closed:
             return "thinking text with thinking off"
-        if not reply.rstrip().endswith(IM_END):
-            return f"did not stop at {IM_END}"
-        return None
+        return None if reply.rstrip().endswith(IM_END) else f"did not stop at {IM_END}"
     if not reply.lstrip().startswith(THINK_START):
         return f"does not open with {THINK_START}"
     if opened != 1 or closed > 1:
@@ -141,15 +114,11 @@ def format_problem(reply: str, *, enable_thinking: bool) -> str | None:
 
 
 def reply_records(new_ids: Any, tokenizer, *, max_new_tokens: int) -> list[dict[str, Any]]:
-    """One dict per generated row (``out[:, prompt_length:]`` of a left-padded batch): ``reply`` (decoded
-    with special tokens, up to and including the first stop token), ``n_tokens`` (new tokens up to
-    there), ``stopped`` (a stop token came) and ``hit_limit`` (it ran out of ``max_new_tokens`` first).
-
-    Stop tokens: ``<|im_end|>`` (the end of a turn), ``<|endoftext|>`` and the tokenizer's eos, the ones
-    Qwen3's ``generation_config`` stops at; after a row's stop, ``generate`` fills it with pad tokens,
-    which are cut off. Introduced in 07_evaluation.
-    """
-    stop = {tokenizer.convert_tokens_to_ids(t) for t in (IM_END, ENDOFTEXT)} | {tokenizer.eos_token_id}
+    """One dict per generated row (``out[:, prompt_length:]``), cut after its first stop token
+    (``<|im_end|>``, ``<|endoftext|>`` or eos; the pad tokens after it go): ``reply`` (decoded with
+    special tokens), ``n_tokens``, ``stopped`` and ``hit_limit`` (ran out of ``max_new_tokens`` first).
+    Introduced in 07_evaluation."""
+    stop = {tokenizer.convert_tokens_to_ids(t) for t in (IM_END, "<|endoftext|>")} | {tokenizer.eos_token_id}
     stop.discard(None)
     rows = []
     for ids in (new_ids.tolist() if hasattr(new_ids, "tolist") else new_ids):
@@ -162,24 +131,23 @@ def reply_records(new_ids: Any, tokenizer, *, max_new_tokens: int) -> list[dict[
 
 def score_records(records: Iterable[dict[str, Any]], *, enable_thinking: bool,
                   expected: Sequence[str | None] | None = None) -> list[dict[str, Any]]:
-    """``records`` with ``format`` (``format_problem``, None = fine), ``answer`` (``extract_answer`` of
-    the text after the thinking block) and ``correct`` (``answers_match`` against ``expected``, or
-    None without expected answers). Introduced in 07_evaluation.
-    """
+    """``records`` with ``format`` (``format_problem``), ``answer`` (``extract_answer`` after the
+    thinking block) and ``correct`` (None without ``expected``). Introduced in 07_evaluation."""
     records = list(records)
     if expected is not None and len(expected) != len(records):
         raise ValueError(f"{len(records)} replies but {len(expected)} expected answers: pass the same rows")
     out = []
     for i, rec in enumerate(records):
-        after_thinking = rec["reply"].rsplit(THINK_END, 1)[-1]
-        answer = extract_answer(after_thinking)
+        answer = extract_answer(rec["reply"].rsplit(THINK_END, 1)[-1])
+        correct = None if expected is None else answers_match(answer, expected[i])
         out.append({**rec, "format": format_problem(rec["reply"], enable_thinking=enable_thinking),
-                    "answer": answer, "correct": None if expected is None else answers_match(answer, expected[i])})
+                    "answer": answer, "correct": correct})
     return out
 
 
 def eval_summary(records: Sequence[dict[str, Any]]) -> dict[str, float]:
-    """The figures of ``EVAL_METRICS`` for one model and one mode, from ``score_records``. Introduced in 07_evaluation."""
+    """The figures of ``EVAL_METRICS`` for one model and mode, from ``score_records``.
+    Introduced in 07_evaluation."""
     n = len(records)
     if not n:
         raise ValueError("no replies to summarize: generate on at least one held-out row")
@@ -192,9 +160,8 @@ def eval_summary(records: Sequence[dict[str, Any]]) -> dict[str, float]:
 
 
 def eval_table(summaries: dict[tuple[str, str], dict[str, float]]) -> "pd.DataFrame":
-    """The before/after table: one row per (mode, figure of ``EVAL_METRICS``), one column per model, from
-    ``{(model, mode): eval_summary(...)}`` (models and modes in the order given). Introduced in 07_evaluation.
-    """
+    """The before/after table from ``{(model, mode): eval_summary(...)}``: one row per (mode, metric),
+    one column per model, in the order given. Introduced in 07_evaluation."""
     import pandas as pd
 
     models = list(dict.fromkeys(model for model, _ in summaries))
@@ -207,5 +174,6 @@ def eval_table(summaries: dict[tuple[str, str], dict[str, float]]) -> "pd.DataFr
     return table
 
 
-__all__ = ["BOXED", "EVAL_METRICS", "answers_match", "eval_summary", "eval_table", "extract_answer", "format_problem",
-           "prompt_messages", "text_messages", "prompt_text", "reply_records", "score_records"]
+__all__ = ["BOXED", "EVAL_METRICS", "answers_match", "eval_summary", "eval_table", "extract_answer",
+           "format_problem", "prompt_messages", "prompt_text", "reply_records", "score_records",
+           "text_messages"]

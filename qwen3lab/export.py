@@ -1,19 +1,17 @@
 """Checking saved models by their logits, and looking at what was saved.
 
-The saves themselves are the source's calls in notebooks 05 and 06 (``model.save_pretrained``,
-``save_pretrained_merged``). Beside each artifact the notebook stores
-``probe_logits.safetensors``: the logits of the model in memory, on two fixed prompts, computed
-before saving. A later stage reloads the folder in a new process and compares its own logits
-with them, so "the reloaded model is the trained one" is a measured fact rather than a hope.
+Beside each artifact notebooks 05 and 06 store ``probe_logits.safetensors``, the logits of the
+model in memory on two fixed prompts; a later stage reloads the folder and compares its own logits
+with them, within a tolerance that follows from the number types involved.
 
 Introduced in 05_lora_training (``probe_logits``, ``save_probe``) and 06_saving_and_chat (the rest).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,22 +23,13 @@ PROBE_MESSAGES = [{"role": "user", "content": "What is 1 + 1?"}]
 
 #: Reloading the same weights at the same precision must give the same logits (up to kernel order).
 RELOAD_TOLERANCE = 1e-4
-#: Significant bits of each 16-bit type (bfloat16 keeps 8, float16 11): one unit in the last place
-#: of x is 2 ** (floor(log2 |x|) - (bits - 1)).
+#: Significant bits of each 16-bit type: one unit in the last place of x is
+#: 2 ** (floor(log2 |x|) - (bits - 1)).
 _SIGNIFICANT_BITS = {"bfloat16": 8, "float16": 11}
-#: Storing merged weights in 16 bits rounds each to about 3 significant digits, and a model that
-#: also computes in bfloat16 (on a GPU) rounds every activation too: the logits move by a small
-#: fraction of their own scale. Relative to max |logit|, by the dtype the merged model computes in.
-#: bfloat16, measured (benchmarks/probe_merge_rounding.py: random Qwen3 at 36 layers, plain
-#: transformers on both sides): the merge's rounding alone moved them by 1.8%, 2.4% and 2.7% at widths
-#: 256, 512 and 1024. Notebook 06 compares Unsloth's forward with transformers' on top of that: on the
-#: H200's 8B, Unsloth's two loaders' forwards differed by 1.7% (trained) to 5.1% (drawn LoRA) of it, and
-#: 06's whole check (FastLanguageModel in 16 bits before the merge, transformers after it) measured
-#: 6.05% on a drawn LoRA (benchmarks/probe_merge_loaders.py, 2026-12-02).
+#: Merged weights stored in 16 bits (and, on a GPU, activations computed in bfloat16) move the logits
+#: by a small fraction of their scale: the allowed max |difference| relative to max |logit|, by the
+#: dtype the merged model computes in (benchmarks/probe_merge_rounding.py, probe_merge_loaders.py).
 MERGE_RELATIVE_TOLERANCE = {"float32": 2e-2, "bfloat16": 8e-2, "float16": 8e-2}
-
-
-# -- logits -------------------------------------------------------------------------------------
 
 
 def probe_prompts(tokenizer) -> list[str]:
@@ -50,10 +39,8 @@ def probe_prompts(tokenizer) -> list[str]:
 
 
 def probe_logits(model, tokenizer) -> "torch.Tensor":
-    """Float32 logits at the last position of each probe prompt, shape (2, vocab), on the CPU.
-
-    One prompt at a time (no padding), no cache, in eval mode. Introduced in 06_saving_and_chat.
-    """
+    """Float32 logits at the last position of each probe prompt, shape (2, vocab), on the CPU; one
+    prompt at a time (no padding), no cache, in eval mode. Introduced in 06_saving_and_chat."""
     import torch
 
     was_training = model.training
@@ -93,12 +80,10 @@ def max_logit_diff(a: "torch.Tensor", b: "torch.Tensor") -> float:
 
 
 def reload_tolerance(reference: "torch.Tensor", compute_dtype: Any = "float32") -> float:
-    """The allowed max |difference| between a reloaded model's logits and those stored at save time.
-
-    In float32, ``RELOAD_TOLERANCE``. A model that computes in 16 bits may round its LoRA products
-    differently after a reload (the trained model ran them in bfloat16, PEFT reloads the adapter's
-    weights in float32): two units in the last place of the largest |logit| (measured on the tiny
-    profile: one, 0.0039 at a largest |logit| of 0.74). Introduced in 06_saving_and_chat."""
+    """The allowed max |difference| between a reloaded model's logits and those stored at save time:
+    ``RELOAD_TOLERANCE`` in float32; for a model computing in 16 bits, which may round its LoRA
+    products differently after a reload (PEFT reloads the adapter in float32), two units in the last
+    place of the largest |logit|. Introduced in 06_saving_and_chat."""
     dtype = str(compute_dtype).replace("torch.", "")
     if dtype not in _SIGNIFICANT_BITS:
         return RELOAD_TOLERANCE
@@ -108,8 +93,6 @@ def reload_tolerance(reference: "torch.Tensor", compute_dtype: Any = "float32") 
 def ulp(value: float, dtype: str) -> float:
     """One unit in the last place of ``|value|`` in the 16-bit type ``dtype`` ("bfloat16" or
     "float16"); 0 for 0. Introduced in 06_saving_and_chat."""
-    import math
-
     if not value:
         return 0.0
     return 2.0 ** (math.floor(math.log2(abs(value))) - (_SIGNIFICANT_BITS[dtype] - 1))
@@ -118,23 +101,16 @@ def ulp(value: float, dtype: str) -> float:
 def merge_tolerance(reference: "torch.Tensor", compute_dtype: Any = "float32") -> float:
     """The allowed max |difference| between merged and adapter logits: ``MERGE_RELATIVE_TOLERANCE``
     for the dtype the merged model computes in, times the largest |logit| of the reference (and
-    never below ``RELOAD_TOLERANCE``). Measured on the tiny profile: 2e-4 to 3e-3 relative on a CPU,
-    6e-3 on an H100 (both computing in float32). Introduced in 06_saving_and_chat."""
+    never below ``RELOAD_TOLERANCE``). Introduced in 06_saving_and_chat."""
     rel = MERGE_RELATIVE_TOLERANCE[str(compute_dtype).replace("torch.", "")]
     return max(RELOAD_TOLERANCE, rel * float(reference.abs().max()))
 
 
-# -- chatting before and after ------------------------------------------------------------------------
-
-
 def before_after_table(model, tokenizer, messages: list[dict[str, Any]], *, merged: tuple[Any, Any] | None = None,
                        max_new_tokens: int = 128) -> "pd.DataFrame":
-    """Replies to ``messages`` with thinking on and off (rows), side by side (columns): before
-    training (the adapter model with its adapter switched off: the base), after training (adapter
-    on), and from the merged model when ``merged=(model, tokenizer)`` is given.
-
-    Each reply comes from ``chat.reply`` with the same seed. Introduced in 06_saving_and_chat.
-    """
+    """Replies (``chat.reply``, same seed) to ``messages`` with thinking on and off (rows), side by
+    side (columns): before training (the adapter switched off), after training (adapter on), and
+    from the merged model when ``merged=(model, tokenizer)`` is given. Introduced in 06_saving_and_chat."""
     import pandas as pd
 
     from .chat import reply
@@ -153,9 +129,6 @@ def before_after_table(model, tokenizer, messages: list[dict[str, Any]], *, merg
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-# -- looking at folders ---------------------------------------------------------------------------
-
-
 def folder_table(path: str | Path) -> "pd.DataFrame":
     """The files of a folder with their sizes (bytes and MiB), largest first. Introduced in 06_saving_and_chat."""
     import pandas as pd
@@ -167,5 +140,5 @@ def folder_table(path: str | Path) -> "pd.DataFrame":
 
 
 __all__ = ["MERGE_RELATIVE_TOLERANCE", "PROBE_FILE", "PROBE_MESSAGES", "RELOAD_TOLERANCE", "before_after_table",
-           "folder_table", "max_logit_diff", "merge_tolerance", "reload_tolerance", "probe_logits", "probe_prompts", "save_probe",
-           "stored_probe"]
+           "folder_table", "max_logit_diff", "merge_tolerance", "reload_tolerance", "probe_logits", "probe_prompts",
+           "save_probe", "stored_probe"]

@@ -1,27 +1,10 @@
-"""GGUF export: where llama.cpp's converter is, what the files hold, and how close they are.
+"""GGUF export (08): finding llama.cpp's converter, reading what the files hold, and comparing their
+logits with the merged model's.
 
-Notebook 08 writes the upstream calls itself: llama.cpp's ``convert_hf_to_gguf.py`` (the merged
-16-bit model to an f16 GGUF), ``llama_cpp.llama_model_quantize`` (q8_0, q4_k_m), ``llama_cpp.Llama``
-(loading and chatting) and ``AutoModelForCausalLM.from_pretrained(..., gguf_file=...)``. This
-module holds the rest:
-
-- ``find_converter``: the converter comes from the source distribution of the pinned
-  llama-cpp-python (it vendors llama.cpp, ``convert_hf_to_gguf.py``, its ``conversion`` package and
-  ``gguf-py``), unpacked by ``make setup`` into ``.venv/src/llama.cpp-<version>``. Nothing is
-  downloaded at run time, and the converter is the same llama.cpp as the library that quantizes
-  and runs the files;
-- ``gguf_metadata``, ``gguf_tensors`` and ``gguf_table``: each file's key-value fields, its tensors,
-  their types, sizes and bits per weight (read from the file's header, with the ``gguf`` package's
-  type tables), so a quantization type is a measured fact;
-- ``capture_llama_log``: llama.cpp's log of one call, kept instead of printed, so a cell can show
-  the lines that matter (which tensors fell back to another type);
-- ``gguf_probe_logits``, ``logit_comparison`` and ``gguf_tolerance``: the probe of notebook 06
-  run through llama.cpp, compared with the merged model's, within a tolerance that follows from the
-  number types involved;
-- ``patch_gguf_qwen3_head_dim``: the workaround for transformers' GGUF reader forgetting Qwen3's
-  head size.
-
-Introduced in 08_export.
+Notebook 08 writes the upstream calls itself (``convert_hf_to_gguf.py``, ``llama_model_quantize``,
+``llama_cpp.Llama``, ``from_pretrained(..., gguf_file=...)``). The converter comes from the pinned
+llama-cpp-python's source distribution, unpacked by ``make setup``, so it is the same llama.cpp as
+the library that quantizes and runs the files. Introduced in 08_export.
 """
 
 from __future__ import annotations
@@ -48,15 +31,8 @@ if TYPE_CHECKING:
 #: for machines where ``make setup`` did not unpack it into the environment.
 CONVERTER_ENV = "QWEN3LAB_LLAMA_CPP"
 CONVERTER_SCRIPT = "convert_hf_to_gguf.py"
-LLAMA_CPP_DIST = "llama_cpp_python"
-
-#: The torch name of each 16-bit weight type llama.cpp computes with (for ``export.ulp``).
-_FLOAT_TYPES = {"F16": "float16"}
-#: llama.cpp rounds the activations to a matrix product's vector type before the product: float16
-#: for float16 weights on the CPU. Each logit passes through every layer's products, so the budget
-#: is this many float16 units in the last place of the largest |logit|. Measured on the tiny
-#: profile (2 layers, 2 CPU cores): 0.36 to 0.65 of one unit; a 36-layer model rounds 18 times as often,
-#: and a random Qwen3 of the 8B's 36 layers and vocabulary at width 128 measured 0.62 units (docs/gpu.md).
+#: llama.cpp rounds a product's activations to float16 for float16 weights on the CPU, in every
+#: layer: the budget is this many float16 units in the last place of the largest |logit|.
 F16_ULPS = 16
 
 
@@ -64,52 +40,38 @@ class ConverterNotFound(FileNotFoundError):
     """llama.cpp's ``convert_hf_to_gguf.py`` is not where ``make setup`` puts it."""
 
 
-# -- the converter ----------------------------------------------------------------------------
-
-
 def llama_cpp_version() -> str:
     """The installed llama-cpp-python's version (the converter must come from the same one).
 
     Introduced in 08_export."""
     try:
-        return importlib.metadata.version(LLAMA_CPP_DIST)
+        return importlib.metadata.version("llama_cpp_python")
     except importlib.metadata.PackageNotFoundError:
         raise ModuleNotFoundError("llama-cpp-python is not installed: run `make setup` (it builds it from "
-                                  "source once, about 8 minutes on 2 cores)") from None
-
-
-def converter_dirs(version: str) -> list[Path]:
-    """Where ``find_converter`` looks, in order: ``$QWEN3LAB_LLAMA_CPP``, then ``src/llama.cpp-<version>``
-    under the running environment and under the checkout's ``.venv``. Introduced in 08_export."""
-    dirs = [Path(os.environ[CONVERTER_ENV]).expanduser()] if os.environ.get(CONVERTER_ENV) else []
-    prefixes = [Path(sys.prefix)]
-    root = project_root()
-    if root is not None:
-        prefixes.append(root / ".venv")
-    for prefix in prefixes:
-        candidate = prefix / "src" / f"llama.cpp-{version}"
-        if candidate not in dirs:
-            dirs.append(candidate)
-    return dirs
+                                  "source once)") from None
 
 
 def find_converter(version: str | None = None) -> Path:
     """The path of llama.cpp's ``convert_hf_to_gguf.py`` from llama-cpp-python ``version`` (default:
-    the installed one), or a ``ConverterNotFound`` that says how to get it. Introduced in 08_export."""
+    the installed one), looked for in ``$QWEN3LAB_LLAMA_CPP``, then ``src/llama.cpp-<version>`` under
+    the running environment and the checkout's ``.venv``; else a ``ConverterNotFound`` that says how
+    to get it. Introduced in 08_export."""
     version = version or llama_cpp_version()
-    dirs = converter_dirs(version)
+    dirs = [Path(os.environ[CONVERTER_ENV]).expanduser()] if os.environ.get(CONVERTER_ENV) else []
+    root = project_root()
+    for prefix in [Path(sys.prefix)] + ([root / ".venv"] if root is not None else []):
+        candidate = prefix / "src" / f"llama.cpp-{version}"
+        if candidate not in dirs:
+            dirs.append(candidate)
     for folder in dirs:
         if (folder / CONVERTER_SCRIPT).is_file() and (folder / "conversion").is_dir():
             return folder / CONVERTER_SCRIPT
     looked = ", ".join(str(d) for d in dirs)
     raise ConverterNotFound(
-        f"llama.cpp's {CONVERTER_SCRIPT} for llama-cpp-python {version} is not in {looked}. `make setup` unpacks it "
-        f"from the package's source distribution; elsewhere: `pip download --no-deps --no-binary "
-        f"llama-cpp-python llama-cpp-python=={version}`, unpack vendor/llama.cpp/{{{CONVERTER_SCRIPT},conversion,gguf-py}} into a "
-        f"folder and set {CONVERTER_ENV} to it")
-
-
-# -- what the files hold ------------------------------------------------------------------------
+        f"llama.cpp's {CONVERTER_SCRIPT} for llama-cpp-python {version} is not in {looked}. `make setup` "
+        f"unpacks it from the package's source distribution; elsewhere: `pip download --no-deps --no-binary "
+        f"llama-cpp-python llama-cpp-python=={version}`, unpack "
+        f"vendor/llama.cpp/{{{CONVERTER_SCRIPT},conversion,gguf-py}} into a folder and set {CONVERTER_ENV} to it")
 
 
 #: struct formats of GGUF's scalar value types (GGUFValueType's numbers, little-endian files).
@@ -120,60 +82,51 @@ _STRING, _ARRAY = 8, 9
 
 def _read_header(path: str | Path) -> tuple[dict[str, Any], list[tuple[str, int, tuple[int, ...]]]]:
     """The key-value fields (an array as its length) and the tensor infos (name, ggml type, shape) of
-    a GGUF file, read from its header only.
-
-    Why not ``gguf.GGUFReader``: it makes a numpy view of every item of every array, and the Qwen3
-    vocabulary and merges are about 300,000 strings: 9 to 21 s per file on this project's 2 busy
-    cores, against 0.1 s here."""
-    import mmap
+    a GGUF file, from its header only. Not ``gguf.GGUFReader``: it makes a numpy view of every item
+    of every array, which for Qwen3's vocabulary and merges is slow."""
     import struct
 
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-        if m[:4] != b"GGUF":
+    with open(path, "rb") as f:
+        def read(fmt: str) -> tuple:
+            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))
+
+        def string() -> str:
+            return f.read(read("<Q")[0]).decode("utf-8")
+
+        def value(kind: int) -> Any:
+            if kind == _STRING:
+                return string()
+            if kind != _ARRAY:
+                return read(_SCALAR_FORMATS[kind])[0]
+            item, n = read("<IQ")
+            if item == _STRING:
+                for _ in range(n):
+                    f.seek(read("<Q")[0], os.SEEK_CUR)
+            else:
+                f.seek(n * struct.calcsize(_SCALAR_FORMATS[item]), os.SEEK_CUR)
+            return n
+
+        if f.read(4) != b"GGUF":
             raise ValueError(f"{path} is not a GGUF file (it does not start with b'GGUF')")
-        version, n_tensors, n_fields = struct.unpack_from("<IQQ", m, 4)
+        version, n_tensors, n_fields = read("<IQQ")
         if version < 2:
             raise ValueError(f"{path}: GGUF version {version} is not supported (2 and later are)")
-        pos = 24
-
-        def string(at: int) -> tuple[str, int]:
-            (n,) = struct.unpack_from("<Q", m, at)
-            return m[at + 8:at + 8 + n].decode("utf-8"), at + 8 + n
-
-        def value(kind: int, at: int) -> tuple[Any, int]:
-            if kind == _STRING:
-                return string(at)
-            if kind == _ARRAY:
-                item, n = struct.unpack_from("<IQ", m, at)
-                at += 12
-                if item == _STRING:
-                    for _ in range(n):
-                        at += 8 + struct.unpack_from("<Q", m, at)[0]
-                else:
-                    at += n * struct.calcsize(_SCALAR_FORMATS[item])
-                return n, at
-            fmt = _SCALAR_FORMATS[kind]
-            return struct.unpack_from(fmt, m, at)[0], at + struct.calcsize(fmt)
-
-        fields: dict[str, Any] = {}
+        fields = {}
         for _ in range(n_fields):
-            key, pos = string(pos)
-            (kind,) = struct.unpack_from("<I", m, pos)
-            fields[key], pos = value(kind, pos + 4)
+            key = string()
+            fields[key] = value(read("<I")[0])
         tensors = []
         for _ in range(n_tensors):
-            name, pos = string(pos)
-            (n_dims,) = struct.unpack_from("<I", m, pos)
-            shape = struct.unpack_from(f"<{n_dims}Q", m, pos + 4)
-            (kind,) = struct.unpack_from("<I", m, pos + 4 + 8 * n_dims)
-            pos += 4 + 8 * n_dims + 12  # the type, then the data offset
+            name = string()
+            shape = read(f"<{read('<I')[0]}Q")
+            kind, _offset = read("<IQ")
             tensors.append((name, kind, tuple(int(n) for n in shape)))
     return fields, tensors
 
 
 def gguf_metadata(path: str | Path) -> dict[str, Any]:
-    """The key-value fields of a GGUF file: numbers and strings as they are, an array as its number of
-    items (the vocabulary, the merges and the token types are arrays of 151,936 or so). Introduced in 08_export."""
+    """The key-value fields of a GGUF file: numbers and strings as they are, an array as its number
+    of items. Introduced in 08_export."""
     return _read_header(path)[0]
 
 
@@ -195,42 +148,31 @@ def gguf_tensors(path: str | Path) -> "pd.DataFrame":
     return table
 
 
-def type_counts(tensors: "pd.DataFrame") -> str:
-    """``"Q8_0 x14, F32 x9"``: how many tensors of each type, most common first. Introduced in 08_export."""
-    return ", ".join(f"{name} x{n}" for name, n in Counter(tensors["type"]).most_common())
-
-
 def gguf_table(files: dict[str, str | Path]) -> "pd.DataFrame":
-    """One row per GGUF file: its size, parameters, the bytes of its tensors, bits per weight and
-    the tensor types it holds.
-
-    Bits per weight is 8 x tensor bytes / parameters, over all tensors (the norms stay in F32), as
-    llama.cpp prints it when it loads a file ("BPW"); the file is larger by its metadata (the
-    vocabulary, the merges, the chat template). Introduced in 08_export."""
+    """One row per GGUF file: its size, parameters, tensor bytes, bits per weight (over all tensors,
+    as llama.cpp's "BPW") and the tensor types it holds (``"Q8_0 x14, F32 x9"``, most common first).
+    Introduced in 08_export."""
     import pandas as pd
 
     rows = {}
     for label, path in files.items():
         tensors = gguf_tensors(path)
         size = Path(path).stat().st_size
+        types = ", ".join(f"{name} x{n}" for name, n in Counter(tensors["type"]).most_common())
         rows[label] = {"file": Path(path).name, "MiB": size / 2**20, "parameters": int(tensors["parameters"].sum()),
                        "tensor MiB": tensors["bytes"].sum() / 2**20,
                        "bits per weight": 8 * tensors["bytes"].sum() / tensors["parameters"].sum(),
-                       "metadata MiB": (size - tensors["bytes"].sum()) / 2**20, "tensor types": type_counts(tensors)}
+                       "metadata MiB": (size - tensors["bytes"].sum()) / 2**20, "tensor types": types}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 @contextlib.contextmanager
 def capture_llama_log() -> Iterator[list[str]]:
-    """Keep llama.cpp's log lines of the calls inside the block instead of printing them.
-
-    llama-cpp-python routes llama.cpp's log to ``sys.stderr`` through its logger
-    ``"llama-cpp-python"``; inside the block that logger passes everything down to INFO and
-    ``sys.stderr`` is a buffer. The yielded list is filled with the lines when the block ends.
-    Introduced in 08_export."""
+    """Keep llama.cpp's log lines (down to INFO) of the calls inside the block instead of printing
+    them; the yielded list is filled when the block ends. Introduced in 08_export."""
     import logging
 
-    import llama_cpp._logger  # noqa: F401  (installs the log callback)
+    import llama_cpp._logger  # noqa: F401  (installs the log callback, which writes to sys.stderr)
 
     logger = logging.getLogger("llama-cpp-python")
     lines: list[str] = []
@@ -245,16 +187,11 @@ def capture_llama_log() -> Iterator[list[str]]:
 
 
 def patch_gguf_qwen3_head_dim() -> bool:
-    """Teach transformers' GGUF reader Qwen3's head size; True if it needed it.
+    """Teach transformers' GGUF reader Qwen3's head size, in this process; True if it needed it.
 
-    Workaround: transformers 5.17's ``GGUF_CONFIG_MAPPING["qwen3"]`` has no
-    ``"attention.key_length": "head_dim"`` (its ``"qwen3_moe"`` entry has), so
-    ``from_pretrained(..., gguf_file=...)`` builds a Qwen3 with ``Qwen3Config``'s default head size,
-    128. Every released Qwen3 has 128, which is why it goes unnoticed; the tiny model's heads are 16
-    wide, and its first forward pass fails with ``RuntimeError: shape '[1, 20, -1, 128]' is invalid
-    for input of size 1280``. This adds the entry to the mapping (the one
-    ``load_gguf_checkpoint`` reads), in this process only. ``tests/test_gguf.py`` says when it can go.
-    Introduced in 08_export."""
+    Workaround: transformers' ``integrations/ggml.py`` ``GGUF_CONFIG_MAPPING["qwen3"]`` lacks
+    ``"attention.key_length": "head_dim"``, so a GGUF loads with ``Qwen3Config``'s default 128
+    (right for every released Qwen3, wrong for the tiny model). Introduced in 08_export."""
     from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
 
     mapping = GGUF_CONFIG_MAPPING["qwen3"]
@@ -264,16 +201,10 @@ def patch_gguf_qwen3_head_dim() -> bool:
     return True
 
 
-# -- logits -----------------------------------------------------------------------------------
-
-
 def gguf_probe_logits(llm, tokenizer) -> "torch.Tensor":
-    """llama.cpp's float32 logits at the last position of each probe prompt (``probe_prompts``),
-    shape (2, vocab): ``probe_logits`` of notebook 06, for a ``llama_cpp.Llama``.
-
-    The prompts are tokenized by ``tokenizer`` (the same ids as the transformers side; that
-    llama.cpp tokenizes them alike is checked apart), evaluated from an empty cache each. ``llm``
-    must keep every position's logits (``Llama(..., logits_all=True)``). Introduced in 08_export."""
+    """llama.cpp's float32 logits at the last position of each probe prompt, shape (2, vocab): notebook
+    06's ``probe_logits`` for a ``llama_cpp.Llama`` made with ``logits_all=True``. The prompts are
+    tokenized by ``tokenizer``, each evaluated from an empty cache. Introduced in 08_export."""
     import numpy as np
     import torch
 
@@ -289,21 +220,17 @@ def gguf_probe_logits(llm, tokenizer) -> "torch.Tensor":
 
 
 def gguf_tolerance(reference: "torch.Tensor", weight_type: str = "F16") -> float:
-    """The allowed max |difference| between llama.cpp's logits for a GGUF file whose matrices are
-    ``weight_type`` and the merged model's computed in float32 from the same (16-bit) weights.
-
-    ``F16``: the weights are the merged bfloat16 values, exactly (float16 holds every bfloat16 value
-    of a trained model's range); what differs is llama.cpp rounding each product's activations to
-    float16 (11 significant bits) on the CPU, so ``F16_ULPS`` float16 units in the last place of the
-    largest |logit|. ``F32``: float32 arithmetic on both sides, ``RELOAD_TOLERANCE``. Quantized
-    types have no tolerance here: their differences are reported, not bounded. Introduced in 08_export."""
+    """The allowed max |difference| between llama.cpp's logits for a GGUF whose matrices are
+    ``weight_type`` and the merged model's in float32: ``F16_ULPS`` float16 units in the last place
+    of the largest |logit| for ``F16`` (float16 holds the merged bfloat16 weights exactly),
+    ``RELOAD_TOLERANCE`` for ``F32``. Quantized types are compared, not bounded. Introduced in 08_export."""
     largest = float(reference.abs().max())
     if weight_type == "F32" or largest == 0.0:
         return RELOAD_TOLERANCE
-    if weight_type not in _FLOAT_TYPES:
+    if weight_type != "F16":
         raise ValueError(f"no tolerance for {weight_type!r}: quantized files are compared, not bounded "
-                         f"(float types: {sorted(_FLOAT_TYPES)})")
-    return max(RELOAD_TOLERANCE, F16_ULPS * ulp(largest, _FLOAT_TYPES[weight_type]))
+                         "(float types: ['F16'])")
+    return max(RELOAD_TOLERANCE, F16_ULPS * ulp(largest, "float16"))
 
 
 def logit_comparison(reference: "torch.Tensor", **candidates: "torch.Tensor") -> "pd.DataFrame":
@@ -326,12 +253,10 @@ def logit_comparison(reference: "torch.Tensor", **candidates: "torch.Tensor") ->
 def suppressed_logits(model_dir: str | Path):
     """The model's ``generation_config.suppress_tokens`` as a llama-cpp-python ``LogitsProcessorList``
     (``logits_processor=`` of ``create_completion`` / ``create_chat_completion``), or None when it
-    suppresses nothing.
+    suppresses nothing (the full profile).
 
-    transformers' ``generate`` applies ``suppress_tokens`` by itself; llama.cpp never reads
-    ``generation_config.json``, so the tiny model's screen (02_chat_templates: only benign
-    characters on a projector) would be lost in the GGUF without this. The full profile's models
-    suppress nothing: None, and generation is llama.cpp's own. Introduced in 08_export."""
+    llama.cpp never reads ``generation_config.json``, so without this the tiny model's screen
+    (02_chat_templates) would be lost in the GGUF. Introduced in 08_export."""
     import numpy as np
 
     from .tiny import suppressed_token_ids
@@ -350,6 +275,6 @@ def suppressed_logits(model_dir: str | Path):
     return LogitsProcessorList([suppress])
 
 
-__all__ = ["CONVERTER_ENV", "ConverterNotFound", "F16_ULPS", "capture_llama_log", "converter_dirs", "suppressed_logits",
+__all__ = ["CONVERTER_ENV", "ConverterNotFound", "F16_ULPS", "capture_llama_log", "suppressed_logits",
            "find_converter", "gguf_metadata", "gguf_probe_logits", "gguf_table", "gguf_tensors", "gguf_tolerance",
-           "llama_cpp_version", "logit_comparison", "patch_gguf_qwen3_head_dim", "type_counts"]
+           "llama_cpp_version", "logit_comparison", "patch_gguf_qwen3_head_dim"]

@@ -1,11 +1,8 @@
 """The machine the series runs on: the process set up for the profile, the device, and memory.
 
-A notebook's first cell calls ``setup``: the tiny profile must never touch the network, so the
-Hugging Face libraries are told to stay offline before they are imported, and Unsloth is imported
-before transformers, TRL and PEFT so that its patches apply (Unsloth prints a warning otherwise
-and some of its speed-ups are missing). ``import qwen3lab`` itself does none of this.
-
-Introduced in 00_setup.
+``setup`` (a notebook's first cell) tells the Hugging Face libraries to stay offline for the tiny
+profile before they are imported, and imports Unsloth before transformers, TRL and PEFT so that its
+patches apply. ``import qwen3lab`` itself does none of this. Introduced in 00_setup.
 """
 
 from __future__ import annotations
@@ -21,9 +18,8 @@ class MachineError(RuntimeError):
 
 
 def setup(profile: str | None = None, **overrides: Any) -> Config:
-    """The active config (``get_config(profile, **overrides)``), with the process prepared for it
-    (``bootstrap``): call it first, before datasets, transformers, TRL or PEFT are imported.
-    Introduced in 00_setup."""
+    """The active config, with the process prepared for it (``bootstrap``): call it before datasets,
+    transformers, TRL or PEFT are imported. Introduced in 00_setup."""
     cfg = get_config(profile, **overrides)
     bootstrap(cfg)
     return cfg
@@ -100,12 +96,9 @@ def device_summary() -> dict[str, Any]:
 
 
 def memory_stats() -> dict[str, Any]:
-    """Memory this process holds now and at its peak, in GiB, and the peak's share of the device.
-
-    GPU: memory reserved by PyTorch's allocator (the source's "Peak reserved memory"); the peak since
-    ``reset_peak_memory``. CPU: resident set size; the peak since the process started (the kernel
-    keeps no resettable peak). Introduced in 05_lora_training.
-    """
+    """Memory this process holds now and at its peak, in GiB, and the peak's share of the device. GPU:
+    PyTorch's reserved memory (the source's "Peak reserved memory"), the peak since ``reset_peak_memory``.
+    CPU: the resident set size, the peak since the process started. Introduced in 05_lora_training."""
     gib = 2**30
     if cuda_available():
         import torch
@@ -134,4 +127,5 @@ def reset_peak_memory() -> None:
         torch.cuda.reset_peak_memory_stats()
 
 
-__all__ = ["MachineError", "bootstrap", "setup", "check_environment", "device_summary", "memory_stats", "reset_peak_memory"]
+__all__ = ["MachineError", "bootstrap", "setup", "check_environment", "device_summary", "memory_stats",
+           "reset_peak_memory"]

@@ -1,9 +1,6 @@
 """What a training run fed the model, step by step: tokens, trained tokens (labels other than
--100), rows and padding of each optimizer step, and its wall time. Notebook 05 prints its own
-training rate with it, and ``benchmarks/bench_train.py`` measures every recipe with the same
-counts, so the two figures are comparable.
-
-Introduced in 05_lora_training.
+-100), rows and padding of each optimizer step, and its wall time. Notebook 05 and
+``benchmarks/bench_train.py`` count with it, so their rates are comparable. Introduced in 05_lora_training.
 """
 
 from __future__ import annotations

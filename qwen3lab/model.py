@@ -1,19 +1,16 @@
 """Loading the model for the active profile, reading its structure, and finding where LoRA can go.
 
-Every number these functions report is read from the modules themselves (shapes of weights,
-lengths of module lists), never from a table typed in here, so the same calls describe the tiny
-model, the real Qwen3-8B, and the 8B's empty skeleton built on the ``meta`` device. Parameter
-counts are the logical ones (``in_features x out_features`` for a linear layer), so a 4-bit layer,
-whose packed storage holds two weights per byte, counts the same as its 16-bit original.
+Every number is read from the modules themselves, so the same calls describe the tiny model, the
+real Qwen3-8B and its weightless ``meta`` skeleton. Parameter counts are logical (``in x out`` for a
+linear layer), so a packed 4-bit layer counts the same as its 16-bit original.
 
 Introduced in 01_model_inspection.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .tiny import QWEN3_8B, build_tiny_model
@@ -22,8 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
     import torch
 
-#: What each of Qwen3's 26 added tokens (ids 151643-151668) is for. Roles are knowledge, not
-#: numbers: the ids and the text of each token are read from the tokenizer.
+#: What each of Qwen3's added tokens is for (their ids and text are read from the tokenizer).
 TOKEN_ROLES: dict[str, str] = {
     "<|endoftext|>": "end of a document in pre-training; also stops generation (generation_config)",
     "<|im_start|>": "opens a chat turn; the role name follows",
@@ -54,18 +50,10 @@ TOKEN_ROLES: dict[str, str] = {
 }
 
 
-
-# -- loading -------------------------------------------------------------------------------------
-
-
 def model_name_or_path(cfg: Config) -> str:
-    """What ``FastLanguageModel.from_pretrained(model_name=...)`` reads: ``cfg.model_name`` (a Hub id
-    or a folder), or for the tiny profile the folder of the tiny Qwen3, built once under the
-    artifacts root (``tiny.build_tiny_model``). Checks the machine first (a CUDA GPU where the
-    profile needs one, the model in the cache or the Hub in reach) and fails with what to do.
-
-    Introduced in 01_model_inspection.
-    """
+    """What ``FastLanguageModel.from_pretrained(model_name=...)`` reads: ``cfg.model_name``, or the
+    tiny Qwen3's folder (built once) for the tiny profile. Checks the machine first and fails with
+    what to do. Introduced in 01_model_inspection."""
     from .machine import check_environment
 
     check_environment(cfg)
@@ -73,12 +61,8 @@ def model_name_or_path(cfg: Config) -> str:
 
 
 def qwen3_8b_skeleton():
-    """Qwen3-8B's architecture with no weights: every module and shape, on the ``meta`` device.
-
-    Built in a fraction of a second from the 8B's ``config.json`` values (``tiny.QWEN3_8B``), with
-    no download and no memory, so the tiny profile can set its own numbers beside the real ones.
-    Introduced in 01_model_inspection.
-    """
+    """Qwen3-8B's modules and shapes on the ``meta`` device, from ``tiny.QWEN3_8B``: no download, no
+    memory. Introduced in 01_model_inspection."""
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
@@ -89,11 +73,8 @@ def qwen3_8b_skeleton():
         return Qwen3ForCausalLM(config)
 
 
-# -- structure -------------------------------------------------------------------------------------
-
-
 def decoder_layers(model) -> "torch.nn.ModuleList":
-    """The list of decoder layers of a (possibly PEFT-wrapped) causal LM. Introduced in 01_model_inspection."""
+    """The decoder layers of a (possibly PEFT-wrapped) causal LM. Introduced in 01_model_inspection."""
     import torch
 
     for name, module in model.named_modules():
@@ -103,127 +84,84 @@ def decoder_layers(model) -> "torch.nn.ModuleList":
 
 
 def _is_linear(module) -> bool:
-    """A plain, 4-bit or 8-bit linear layer (bitsandbytes' classes subclass ``nn.Linear``)."""
     import torch
 
-    return isinstance(module, torch.nn.Linear)
+    return isinstance(module, torch.nn.Linear)  # bitsandbytes' 4-bit and 8-bit layers subclass it
 
 
 def own_parameters(module) -> int:
-    """Parameters of ``module`` itself (not its children), counted logically.
-
-    A 4-bit ``Linear4bit`` stores its weight packed two to a byte, so ``weight.numel()`` is half the
-    real count; ``in_features * out_features`` is right for every linear layer.
-    Introduced in 01_model_inspection.
-    """
+    """Parameters of ``module`` itself (not its children), counted logically: a packed ``Linear4bit``
+    weight's ``numel()`` is half the real count. Introduced in 01_model_inspection."""
     if _is_linear(module):
         bias = module.bias.numel() if module.bias is not None else 0
         return module.in_features * module.out_features + bias
     return sum(p.numel() for p in module.parameters(recurse=False))
 
 
-def _shape(module) -> str:
-    import torch
-
-    if _is_linear(module):
-        return f"{module.in_features} → {module.out_features}"
-    if isinstance(module, torch.nn.Embedding):
-        return f"{module.num_embeddings} × {module.embedding_dim}"
-    weight = getattr(module, "weight", None)
-    return " × ".join(str(d) for d in weight.shape) if weight is not None else ""
-
-
 def _group(name: str) -> str:
-    """The module type a parameter-owning module belongs to: its short name (``q_proj``), with
-    PEFT's wrappers folded in (``q_proj.base_layer`` -> ``q_proj``, ``q_proj.lora_A.default`` -> ``lora_A``)."""
+    """A module's short name with PEFT's wrappers folded in (``q_proj.base_layer`` -> ``q_proj``,
+    ``q_proj.lora_A.default`` -> ``lora_A``)."""
     parts = name.split(".")
     lora = [p for p in parts if p.startswith("lora_")]
     if lora:
         return lora[0]
-    if parts[-1] == "base_layer" and len(parts) > 1:
-        return parts[-2]
-    return parts[-1]
-
-
-def _leaf_modules(model):
-    """(name, module) for every module without children."""
-    for name, module in model.named_modules():
-        if next(module.children(), None) is None:
-            yield name, module
+    return parts[-2] if parts[-1] == "base_layer" and len(parts) > 1 else parts[-1]
 
 
 def _counted_modules(model):
-    """(name, module, parameters) for every leaf that owns parameters; a weight shared by two
-    modules (a tied LM head and embedding) is counted at its first owner only."""
+    """(name, parameters) for every leaf module that owns parameters; a shared (tied) weight
+    is counted at its first owner only."""
     seen: set[int] = set()
-    for name, module in _leaf_modules(model):
+    for name, module in model.named_modules():
         ids = {id(p) for p in module.parameters(recurse=False)}
-        if ids and not ids <= seen:
+        if next(module.children(), None) is None and ids and not ids <= seen:
             seen |= ids
-            yield name, module, own_parameters(module)
+            yield name, own_parameters(module)
 
 
 def parameter_table(model) -> "pd.DataFrame":
-    """Parameters per module type (``embed_tokens``, ``q_proj``, ..., ``lm_head``), with a total row.
-
-    Columns: ``modules`` (how many such modules), ``params`` (their parameters together, counted
-    logically, see ``own_parameters``), ``share`` (percent of the total). Introduced in 01_model_inspection.
-    """
+    """Parameters per module type (``embed_tokens``, ``q_proj``, ..., ``lm_head``) with a total row:
+    ``modules``, ``params`` (logical count) and ``share`` (percent). Introduced in 01_model_inspection."""
     import pandas as pd
 
-    counts: dict[str, list[int]] = {}
-    for name, _, params in _counted_modules(model):
+    groups: dict[str, list[int]] = {}
+    for name, params in _counted_modules(model):
         if params:
-            entry = counts.setdefault(_group(name), [0, 0])
-            entry[0] += 1
-            entry[1] += params
-    total = sum(params for _, params in counts.values())
-    table = pd.DataFrame([{"module": k, "modules": n, "params": p, "share": round(100 * p / total, 2)}
-                          for k, (n, p) in counts.items()])
-    total_row = pd.DataFrame([{"module": "total", "modules": int(table["modules"].sum()), "params": total,
-                               "share": 100.0}])
-    return pd.concat([table, total_row], ignore_index=True).set_index("module")
+            groups.setdefault(_group(name), []).append(params)
+    total = sum(map(sum, groups.values()))
+    rows = [{"module": k, "modules": len(v), "params": sum(v), "share": round(100 * sum(v) / total, 2)}
+            for k, v in groups.items()]
+    rows.append({"module": "total", "modules": sum(map(len, groups.values())), "params": total,
+                 "share": 100.0})
+    return pd.DataFrame(rows).set_index("module")
 
 
 def count_parameters(model) -> int:
-    """All parameters of ``model``, counted logically (4-bit layers at full count, tied weights once).
-
-    Introduced in 01_model_inspection.
-    """
-    return sum(params for _, _, params in _counted_modules(model))
+    """All parameters, counted logically (4-bit layers in full, tied weights once).
+    Introduced in 01_model_inspection."""
+    return sum(params for _, params in _counted_modules(model))
 
 
 def architecture_facts(model) -> dict[str, int | bool]:
-    """Qwen3's defining numbers, measured from the modules (names as in ``config.json``).
-
-    The head size comes from ``q_norm`` (it normalizes each head), the head counts from the
-    projections' output widths divided by it. Introduced in 01_model_inspection.
-    """
+    """Qwen3's defining numbers, measured from the modules (names as in ``config.json``): the head
+    size from ``q_norm``, head counts from the projections' widths. Introduced in 01_model_inspection."""
     embed = model.get_input_embeddings()
     layers = decoder_layers(model)
     attn, mlp = layers[0].self_attn, layers[0].mlp
     head_dim = attn.q_norm.weight.shape[0]
     heads, kv_heads = attn.q_proj.out_features // head_dim, attn.k_proj.out_features // head_dim
-    return {
-        "vocab_size": embed.num_embeddings,
-        "hidden_size": embed.embedding_dim,
-        "padding_idx": embed.padding_idx,
-        "num_hidden_layers": len(layers),
-        "head_dim": head_dim,
-        "num_attention_heads": heads,
-        "num_key_value_heads": kv_heads,
-        "queries_per_kv_head": heads // kv_heads,
-        "intermediate_size": mlp.gate_proj.out_features,
-        "tie_word_embeddings": model.get_output_embeddings().weight is embed.weight,
-        "parameters": count_parameters(model),
-    }
+    return {"vocab_size": embed.num_embeddings, "hidden_size": embed.embedding_dim,
+            "padding_idx": embed.padding_idx, "num_hidden_layers": len(layers), "head_dim": head_dim,
+            "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+            "queries_per_kv_head": heads // kv_heads,
+            "intermediate_size": mlp.gate_proj.out_features,
+            "tie_word_embeddings": model.get_output_embeddings().weight is embed.weight,
+            "parameters": count_parameters(model)}
 
 
 def architecture_table(**models) -> "pd.DataFrame":
-    """``architecture_facts`` of several models side by side, and whether they agree.
-
-    ``architecture_table(tiny=model, qwen3_8b=qwen3_8b_skeleton())``. Introduced in 01_model_inspection.
-    """
+    """``architecture_facts`` of several models side by side, and whether they agree:
+    ``architecture_table(tiny=model, qwen3_8b=qwen3_8b_skeleton())``. Introduced in 01_model_inspection."""
     import pandas as pd
 
     table = pd.DataFrame({name: architecture_facts(m) for name, m in models.items()}, dtype=object)
@@ -231,11 +169,8 @@ def architecture_table(**models) -> "pd.DataFrame":
     return table
 
 
-# -- LoRA targets ----------------------------------------------------------------------------------
-
-
 def _lora_target_layers(model) -> dict[str, Any]:
-    """short name -> the first module of that name among the decoder layers' linear layers."""
+    """short name -> the first linear layer of that name inside the decoder layers."""
     found: dict[str, Any] = {}
     for layer in decoder_layers(model):
         for name, module in layer.named_modules():
@@ -248,87 +183,56 @@ def _lora_target_layers(model) -> dict[str, Any]:
 
 
 def lora_target_modules(model) -> list[str]:
-    """Sorted short names of the linear layers inside the decoder layers (where LoRA goes).
-
-    Found from the model, not typed in: every ``nn.Linear`` (bitsandbytes' ``Linear4bit`` and
-    ``Linear8bitLt`` are subclasses) below a decoder layer, and layers PEFT has already wrapped.
-    The embedding and the LM head sit outside the layers and are not included.
-    Introduced in 01_model_inspection.
-    """
+    """Sorted short names of the linear layers inside the decoder layers (where LoRA goes), found from
+    the model; the embedding and LM head sit outside the layers. Introduced in 01_model_inspection."""
     return sorted(_lora_target_layers(model))
 
 
 def lora_targets_table(model, r: int) -> "pd.DataFrame":
-    """The LoRA target layers with their type, shape, count and the parameters LoRA adds at rank ``r``.
-
-    A LoRA adapter on a layer ``in → out`` adds ``A`` (``r × in``) and ``B`` (``out × r``):
-    ``r * (in + out)`` trainable parameters, against ``in * out`` frozen ones.
-    Introduced in 01_model_inspection.
-    """
+    """The LoRA target layers with type, shape, count, and the parameters LoRA adds at rank ``r``:
+    ``A`` (``r × in``) and ``B`` (``out × r``). Introduced in 01_model_inspection."""
     import pandas as pd
 
     repeats = len(decoder_layers(model))
     rows = []
     for name, module in sorted(_lora_target_layers(model).items()):
         base = getattr(module, "base_layer", module)
-        rows.append({"module": name, "type": type(base).__name__, "shape": _shape(base), "modules": repeats,
+        rows.append({"module": name, "type": type(base).__name__,
+                     "shape": f"{base.in_features} → {base.out_features}", "modules": repeats,
                      "params": own_parameters(base) * repeats,
                      "lora_params": r * (base.in_features + base.out_features) * repeats})
     return pd.DataFrame(rows).set_index("module")
 
 
-# -- tokenizer -------------------------------------------------------------------------------------
-
-
 def tokenizer_facts(tokenizer) -> dict[str, Any]:
-    """The tokenizer's sizes, special tokens and the settings its ``repr`` shows that do not
-    depend on the loader.
-
-    Left out: ``model_max_length`` (Unsloth sets it to ``max_seq_length``; the source's printed
-    tokenizer shows 40960, Qwen3's context length, from the tokenizer's config file) and
-    ``padding_side`` (Unsloth pads on the left on a GPU and on the right on its CPU backend).
-    Introduced in 01_model_inspection.
-    """
-    return {
-        "class": type(tokenizer).__name__,
-        "is_fast": tokenizer.is_fast,
-        "vocab_size": tokenizer.vocab_size,
-        "len(tokenizer)": len(tokenizer),
-        "added_tokens": len(tokenizer.added_tokens_decoder),
-        "bos_token": tokenizer.bos_token,
-        "eos_token": tokenizer.eos_token,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token": tokenizer.pad_token,
-        "pad_token_id": tokenizer.pad_token_id,
-        "unk_token": tokenizer.unk_token,
-        "truncation_side": tokenizer.truncation_side,
-        "has_chat_template": bool(tokenizer.chat_template),
-    }
+    """The tokenizer's sizes, special tokens and the settings its ``repr`` shows that do not depend on
+    the loader (so not ``model_max_length`` or ``padding_side``, which Unsloth sets).
+    Introduced in 01_model_inspection."""
+    return {"class": type(tokenizer).__name__, "is_fast": tokenizer.is_fast,
+            "vocab_size": tokenizer.vocab_size, "len(tokenizer)": len(tokenizer),
+            "added_tokens": len(tokenizer.added_tokens_decoder), "bos_token": tokenizer.bos_token,
+            "eos_token": tokenizer.eos_token,
+            "eos_token_id": tokenizer.eos_token_id, "pad_token": tokenizer.pad_token,
+            "pad_token_id": tokenizer.pad_token_id, "unk_token": tokenizer.unk_token,
+            "truncation_side": tokenizer.truncation_side, "has_chat_template": bool(tokenizer.chat_template)}
 
 
 def added_tokens_table(tokenizer) -> "pd.DataFrame":
-    """The tokens added after the byte-level vocabulary, by id, with what each is for.
-
-    Columns: ``token``; ``special`` (True: ``decode(..., skip_special_tokens=True)`` drops it);
-    ``use`` (eos / pad / bos / unk, where this tokenizer uses it so); ``role`` (``TOKEN_ROLES``).
-    Introduced in 01_model_inspection.
-    """
+    """The tokens added after the byte-level vocabulary, by id: ``token``, ``special`` (dropped by
+    ``skip_special_tokens``), ``use`` (eos/pad/bos/unk) and ``role`` (``TOKEN_ROLES``).
+    Introduced in 01_model_inspection."""
     import pandas as pd
 
     uses = {"eos": tokenizer.eos_token_id, "pad": tokenizer.pad_token_id, "bos": tokenizer.bos_token_id,
             "unk": tokenizer.unk_token_id}
-    rows = []
-    for token_id, token in sorted(tokenizer.added_tokens_decoder.items()):
-        rows.append({"id": token_id, "token": token.content, "special": token.special,
-                     "use": ",".join(name for name, i in uses.items() if i == token_id),
-                     "role": TOKEN_ROLES.get(token.content, "(not described here)")})
+    rows = [{"id": token_id, "token": token.content, "special": token.special,
+             "use": ",".join(name for name, i in uses.items() if i == token_id),
+             "role": TOKEN_ROLES.get(token.content, "(not described here)")}
+            for token_id, token in sorted(tokenizer.added_tokens_decoder.items())]
     return pd.DataFrame(rows).set_index("id")
 
 
-
-# -- LoRA's parameter count ---------------------------------------------------------------------------
-
-#: Which input and output size each Qwen3 projection has, as names of config fields.
+#: Each Qwen3 projection's (input, output) size, as names of config fields.
 _PROJECTIONS = {
     "q_proj": ("hidden_size", "q_width"), "k_proj": ("hidden_size", "kv_width"),
     "v_proj": ("hidden_size", "kv_width"), "o_proj": ("q_width", "hidden_size"),
@@ -346,9 +250,7 @@ def _field(config: Any, name: str) -> int:
 
 def projection_shapes(model_config: Any) -> dict[str, tuple[int, int]]:
     """(in_features, out_features) of each Qwen3 projection, from a config object or dict.
-
-    Introduced in 05_lora_training.
-    """
+    Introduced in 05_lora_training."""
     heads, kv_heads = _field(model_config, "num_attention_heads"), _field(model_config, "num_key_value_heads")
     try:
         head_dim = _field(model_config, "head_dim")
@@ -362,10 +264,7 @@ def projection_shapes(model_config: Any) -> dict[str, tuple[int, int]]:
 
 def expected_lora_parameters(model_config: Any, r: int, target_modules: list[str]) -> int:
     """LoRA's trainable parameters by the formula: per layer, ``r * (in + out)`` for each target.
-
-    ``A`` is ``r x in`` and ``B`` is ``out x r``. For Qwen3-8B at r=32 on all seven projections this
-    is 87,293,952 (about 175 MB in bf16). Introduced in 05_lora_training.
-    """
+    Introduced in 05_lora_training."""
     shapes = projection_shapes(model_config)
     unknown = sorted(set(target_modules) - set(shapes))
     if unknown:
@@ -374,6 +273,7 @@ def expected_lora_parameters(model_config: Any, r: int, target_modules: list[str
     return per_layer * _field(model_config, "num_hidden_layers")
 
 
-__all__ = ["TOKEN_ROLES", "added_tokens_table", "architecture_facts", "architecture_table", "count_parameters",
-           "decoder_layers", "expected_lora_parameters", "lora_target_modules", "projection_shapes", "lora_targets_table", "model_name_or_path",
-           "own_parameters", "parameter_table", "qwen3_8b_skeleton", "tokenizer_facts"]
+__all__ = ["TOKEN_ROLES", "added_tokens_table", "architecture_facts", "architecture_table",
+           "count_parameters", "decoder_layers", "expected_lora_parameters", "lora_target_modules",
+           "lora_targets_table", "model_name_or_path", "own_parameters", "parameter_table",
+           "projection_shapes", "qwen3_8b_skeleton", "tokenizer_facts"]

@@ -1,14 +1,9 @@
 """Panels to play with in JupyterLab: a chat panel over one model or several side by side (02, 06,
 07), and a row browser over the training data (03, 04).
 
-A panel is a small object over pure functions that hold the logic, so that all of it is tested
-without a browser: ``chat_presets`` (Qwen's sampling values per thinking mode), ``reply_html`` /
-``reply_plain`` (a reply taken apart by ``split_thinking``), ``row_view`` (one row: its raw record,
-conversation, templated text, token count, and which tokens the loss covers). The widgets
-(ipywidgets) are only the surface, built when a front end will draw them (``widget_frontend``).
-Under nbval, ``make run`` and ``python -m qwen3lab run`` (nbclient: a kernel with no front end) a
-panel's ``show()`` prints what it would show instead, so executed notebooks hold plain text, not
-widget models that nothing can draw.
+The logic lives in pure functions, tested without a browser; the ipywidgets are only the surface,
+built where a front end will draw them (``widget_frontend``). Elsewhere (nbval, ``make run``) a
+panel's ``show()`` prints what it would show, so executed notebooks hold no undrawable widget models.
 
 Introduced in 02_chat_templates (the chat panel) and 03_dataset_cleaning (the row browser).
 """
@@ -16,53 +11,40 @@ Introduced in 02_chat_templates (the chat panel) and 03_dataset_cleaning (the ro
 from __future__ import annotations
 
 import html
-import importlib
 import importlib.util
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .chat import SAMPLING, split_thinking
 from .evaluate import text_messages
 from .train import IGNORE_INDEX, label_spans
 
-#: ``widgets`` (or 1) draws the widgets, ``print`` (or 0) prints instead, whatever ``widget_frontend``
-#: would find. Not ``QWEN3LAB_...``: that prefix names config fields (``config.py``).
+#: ``widgets`` (or 1) draws the widgets, ``print`` (or 0) prints, whatever ``widget_frontend`` finds.
+#: Not ``QWEN3LAB_...``: that prefix names config fields.
 PANELS_ENV = "QWEN3_PANELS"
 DEFAULT_PROMPT = "你好，好久不见！"
-#: The sliders of a chat panel: (min, max, step). ``max_new_tokens`` goes up to 4x the config's value.
-SLIDERS: dict[str, tuple[float, float, float]] = {"temperature": (0.05, 1.5, 0.05), "top_p": (0.05, 1.0, 0.05),
-                                                  "top_k": (1, 100, 1)}
+#: The chat panel's sliders: (min, max, step); ``max_new_tokens`` goes up to 4x the config's value.
+SLIDERS: dict[str, tuple[float, float, float]] = {
+    "temperature": (0.05, 1.5, 0.05), "top_p": (0.05, 1.0, 0.05), "top_k": (1, 100, 1)}
 _REFRESH_S = 0.1  # how often a streaming reply is redrawn
 
 
 def widget_frontend() -> bool:
-    """Whether a front end will draw widgets displayed by this process. Introduced in 02_chat_templates.
-
-    True in a kernel that a Jupyter server started (JupyterLab, Notebook 7: the server sets
-    ``JPY_SESSION_NAME`` for the kernels of its sessions) or in Colab; False in a kernel that
-    nbclient started (nbval, ``make run``, the headless runner), in plain Python, or without
-    ipywidgets. ``QWEN3_PANELS=widgets`` or ``print`` decides instead (another front end, VS Code say).
-    """
+    """Whether a front end will draw this process's widgets: True in a kernel a Jupyter server started
+    (it sets ``JPY_SESSION_NAME``) or in Colab, False under nbclient, plain Python or without
+    ipywidgets; ``QWEN3_PANELS`` overrides. Introduced in 02_chat_templates."""
     forced = os.environ.get(PANELS_ENV, "").strip().lower()
     if forced in ("widgets", "1", "print", "0"):
         return forced in ("widgets", "1")
     if importlib.util.find_spec("ipywidgets") is None or "IPython" not in sys.modules:
         return False
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return False
-    return bool(os.environ.get("JPY_SESSION_NAME")) or "google.colab" in sys.modules
-
-
-def _widgets():
-    return importlib.import_module("ipywidgets")
+    kernel = getattr(sys.modules["IPython"].get_ipython(), "kernel", None)
+    return kernel is not None and (bool(os.environ.get("JPY_SESSION_NAME")) or "google.colab" in sys.modules)
 
 
 def _display(obj) -> None:
@@ -80,26 +62,21 @@ def _short(value: Any, width: int) -> str:
     return repr(_cut(value, width)) if isinstance(value, str) else _cut(repr(value), width)
 
 
-# -- the chat panel ---------------------------------------------------------------------------------
-
 def chat_presets(cfg, enable_thinking: bool) -> dict[str, float | int]:
-    """Where a chat panel's sliders start, and return to when thinking is switched: Qwen's sampling
-    values for the mode (``SAMPLING``) and the series' reply length for it (``cfg.max_new_tokens``,
-    or ``cfg.max_new_tokens_thinking`` with room to reason). Introduced in 02_chat_templates."""
+    """Where a chat panel's sliders start for a mode: ``SAMPLING`` and ``cfg.max_new_tokens`` (or
+    ``cfg.max_new_tokens_thinking``). Introduced in 02_chat_templates."""
     max_new_tokens = cfg.max_new_tokens_thinking if enable_thinking else cfg.max_new_tokens
     return {**SAMPLING[bool(enable_thinking)], "max_new_tokens": max_new_tokens}
 
 
 def reply_plain(text: str) -> str:
-    """A reply as two lines, thinking then answer (``split_thinking``; ``repr`` shows every character
-    of a random model's output). Introduced in 02_chat_templates."""
+    """A reply as two ``repr`` lines, thinking then answer. Introduced in 02_chat_templates."""
     thinking, answer = split_thinking(text)
     return f"thinking: {thinking!r}\nanswer  : {answer!r}"
 
 
 def reply_html(text: str) -> str:
-    """A reply as HTML: the thinking in a grey box apart from the answer, both escaped. A reply still
-    being written shows what there is so far (an unclosed ``<think>`` is all thinking).
+    """A reply (also a half-written one) as HTML, the thinking in a grey box apart from the answer.
     Introduced in 02_chat_templates."""
     thinking, answer = split_thinking(text)
     none = '<i style="color:#999">（无 none）</i>'
@@ -111,16 +88,13 @@ def reply_html(text: str) -> str:
             f'<b>回答（answer）</b><pre style="{pre}">{html.escape(answer) or none}</pre></div>')
 
 
-def stream_reply(model, tokenizer, messages: list[dict[str, Any]], *, enable_thinking: bool, max_new_tokens: int,
-                 temperature: float, top_p: float, top_k: int, seed: int | None = 3407,
+def stream_reply(model, tokenizer, messages: list[dict[str, Any]], *, enable_thinking: bool,
+                 max_new_tokens: int, temperature: float, top_p: float, top_k: int, seed: int | None = 3407,
                  adapter: bool = True) -> Iterator[str]:
-    """The reply to ``messages``, piece by piece while ``generate`` writes it: notebook 02's
-    streaming cell (``TextIteratorStreamer``, ``generate`` in a thread), repeated for the panels of
-    later notebooks. ``adapter=False`` switches a PEFT model's adapter off for this reply
-    (``model.disable_adapter()``: the base model). With the same seed the pieces join into the text
-    ``chat.reply`` returns. An exception in ``generate`` is raised here, not lost in the thread.
-    Introduced in 06_saving_and_chat.
-    """
+    """The reply to ``messages``, piece by piece as ``generate`` writes it in a thread (notebook 02's
+    streaming cell); with the same seed the pieces join into ``chat.reply``'s text. ``adapter=False``
+    switches a PEFT model's adapter off. An exception in ``generate`` is raised here.
+    Introduced in 06_saving_and_chat."""
     import threading
 
     import torch
@@ -156,16 +130,13 @@ Stream = Callable[..., Iterable[str]]
 
 
 class ChatPanel:
-    """A prompt box, a thinking switch, sliders for ``temperature``, ``top_p``, ``top_k`` and
-    ``max_new_tokens`` (Qwen's values per mode, ``chat_presets``), a send button, and one reply area
-    per model, side by side, each reply streamed in with its thinking shown apart from its answer.
+    """A prompt box, a thinking switch, sliders (``chat_presets``), a send button and one streamed
+    reply per model, side by side, thinking shown apart from the answer.
 
-    ``models`` maps a column title to a function ``(messages, *, enable_thinking, max_new_tokens,
-    temperature, top_p, top_k)`` returning the reply's text pieces: notebook 02's ``stream`` cell, or
-    ``functools.partial(stream_reply, model, tokenizer)``; a single function gives one column. The
-    models answer one after another. ``send``, ``set_thinking`` and ``settings`` drive it from code,
-    as the widgets do. Introduced in 02_chat_templates; 06 puts three models side by side.
-    """
+    ``models`` maps a column title to ``(messages, *, enable_thinking, max_new_tokens, temperature,
+    top_p, top_k) -> text pieces`` (notebook 02's ``stream``, or ``partial(stream_reply, model,
+    tokenizer)``); a single function gives one column. ``send``, ``set_thinking`` and ``settings``
+    drive it from code. Introduced in 02_chat_templates; 06 puts three models side by side."""
 
     def __init__(self, models: Mapping[str, Stream] | Stream, cfg, *, prompt: str = DEFAULT_PROMPT,
                  enable_thinking: bool = False):
@@ -210,14 +181,14 @@ class ChatPanel:
                 self._redraw(name)
             self._redraw(name, force=True)
         self.exchanges += 1
+        seconds = time.perf_counter() - started
         self._set_status(html.escape(f"完成（done）#{self.exchanges}: {_short(self.prompt, 40)}, "
-                                     f"{time.perf_counter() - started:.1f} s, enable_thinking={self.enable_thinking}"))
+                                     f"{seconds:.1f} s, enable_thinking={self.enable_thinking}"))
         return dict(self.replies)
 
     def plain(self) -> str:
         """What the panel shows, as text: the settings, the prompt and each model's reply."""
-        settings = "  ".join(f"{k}={v}" for k, v in self.settings().items())
-        lines = [f"prompt: {self.prompt!r}", settings]
+        lines = [f"prompt: {self.prompt!r}", "  ".join(f"{k}={v}" for k, v in self.settings().items())]
         for name, text in self.replies.items():
             lines += [f"[{name}] {line}" for line in reply_plain(text).splitlines()]
         return "\n".join(lines)
@@ -231,17 +202,13 @@ class ChatPanel:
             self.send()
             print(self.plain())
 
-    # -- the widgets ---------------------------------------------------------------------------------
-
     @property
     def widget(self):
         """The ipywidgets box (built on first use)."""
-        if self._w is None:
-            self._build()
-        return self._w["box"]
+        if self._w is not None:
+            return self._w["box"]
+        import ipywidgets as w
 
-    def _build(self) -> None:
-        w = _widgets()
         top = max(4 * self.cfg.max_new_tokens_thinking, self.cfg.max_new_tokens)
         style = {"description_width": "125px"}
         ww: dict[str, Any] = {
@@ -257,6 +224,8 @@ class ChatPanel:
             slider = w.IntSlider if isinstance(value, int) else w.FloatSlider
             ww[name] = slider(value=value, min=low, max=high, step=step, description=name, style=style,
                               continuous_update=False).add_class(f"qwen3lab-{name}")
+            ww[name].observe(lambda change, name=name: self.sampling.__setitem__(name, change["new"]),
+                             names="value")
         columns = []
         for i, name in enumerate(self.models):
             ww[f"reply:{name}"] = w.HTML(value=reply_html(self.replies[name])).add_class("qwen3lab-reply")
@@ -270,9 +239,8 @@ class ChatPanel:
         self._w = ww
         ww["prompt"].observe(lambda change: setattr(self, "prompt", change["new"]), names="value")
         ww["thinking"].observe(lambda change: self.set_thinking(change["new"]), names="value")
-        for name in self.sampling:
-            ww[name].observe(lambda change, name=name: self.sampling.__setitem__(name, change["new"]), names="value")
         ww["send"].on_click(self._clicked)
+        return ww["box"]
 
     def _clicked(self, _button=None) -> None:
         # a callback's exception would only reach JupyterLab's log console: show it in the panel
@@ -296,13 +264,10 @@ class ChatPanel:
         self._drawn = time.perf_counter()
 
 
-# -- the row browser --------------------------------------------------------------------------------
-
 @dataclass
 class RowSource:
     """One data set for a row browser, every sequence in the same row order: the templated texts and,
-    where known, the raw records and the conversations they were rendered from. A list, a
-    ``Dataset`` (rows are read one at a time) or a ``Dataset`` column all work.
+    where known, the raw records and conversations (lists, a ``Dataset`` or its columns).
     Introduced in 03_dataset_cleaning."""
 
     texts: Sequence[str]
@@ -325,14 +290,14 @@ class RowView:
     text: str
     n_tokens: int
     trained_tokens: int
-    spans: list[tuple[bool, str]] = field(default_factory=list)
+    spans: list[tuple[bool, str]]
 
 
-def token_spans(tokenizer, text: str, labels_fn: Callable | None = None) -> tuple[int, int, list[tuple[bool, str]]]:
-    """Tokenize ``text`` as the trainer does and say which tokens the loss covers: (tokens, trained
-    tokens, (trained, text) pieces). ``labels_fn`` maps ``{"input_ids": [ids]}`` to ``{"labels": [...]}``
-    (-100 = not trained), as the function Unsloth's ``train_on_responses_only(None, ...,
-    return_function=True)`` returns; without it every token is trained (SFTTrainer's default).
+def token_spans(tokenizer, text: str,
+                labels_fn: Callable | None = None) -> tuple[int, int, list[tuple[bool, str]]]:
+    """(tokens, trained tokens, (trained, text) pieces) of ``text`` tokenized as the trainer does.
+    ``labels_fn`` maps ``{"input_ids": [ids]}`` to ``{"labels": [...]}`` like the function of Unsloth's
+    ``train_on_responses_only(..., return_function=True)``; without it every token is trained.
     Introduced in 03_dataset_cleaning."""
     ids = tokenizer(text)["input_ids"]
     labels = labels_fn({"input_ids": [ids]})["labels"][0] if labels_fn is not None else ids
@@ -342,21 +307,19 @@ def token_spans(tokenizer, text: str, labels_fn: Callable | None = None) -> tupl
 
 def row_view(tokenizer, source: RowSource, index: int, *, labels_fn: Callable | None = None,
              name: str = "") -> RowView:
-    """Row ``index`` of ``source``: its raw record, its conversation (parsed back from the text when
-    the source has none), the text, its token count and its trained tokens (``token_spans``).
-    Introduced in 03_dataset_cleaning."""
+    """Row ``index`` of ``source`` (its conversation parsed back from the text where the source has
+    none), with its token counts (``token_spans``). Introduced in 03_dataset_cleaning."""
     if not 0 <= index < len(source):
         raise IndexError(f"row {index} of {name or 'the source'}: it has rows 0 to {len(source) - 1}")
     text = source.texts[index]
     record = dict(source.records[index]) if source.records is not None else None
-    conversation = list(source.conversations[index]) if source.conversations is not None else text_messages(text)
-    n_tokens, trained, spans = token_spans(tokenizer, text, labels_fn)
-    return RowView(name, index, record, conversation, text, n_tokens, trained, spans)
+    conversation = text_messages(text) if source.conversations is None else list(source.conversations[index])
+    return RowView(name, index, record, conversation, text, *token_spans(tokenizer, text, labels_fn))
 
 
 def row_plain(view: RowView, width: int = 100) -> str:
-    """A row view as text: the counts, the record's fields, the turns, the text as [+] trained / [-]
-    not trained pieces, every value cut to ``width`` characters. Introduced in 03_dataset_cleaning."""
+    """A row view as text: counts, record fields, turns and [+] trained / [-] masked pieces, each cut
+    to ``width`` characters. Introduced in 03_dataset_cleaning."""
     lines = [f"{view.source} row {view.index}: {view.n_tokens} tokens, {view.trained_tokens} trained"]
     lines += [f"  record  {key:<18} {_short(value, width)}" for key, value in (view.record or {}).items()]
     lines += [f"  turn    {turn.get('role', '?'):<18} {_short(turn.get('content'), width)}"
@@ -369,8 +332,7 @@ _TRAINED, _MASKED = "background:#c9f0c9", "color:#888"
 
 
 def row_html(view: RowView, width: int = 600) -> str:
-    """A row view as HTML: counts, record table, turns, and the text with its trained tokens on
-    green. Introduced in 03_dataset_cleaning."""
+    """A row view as HTML, the trained tokens on green. Introduced in 03_dataset_cleaning."""
     esc = html.escape
     cell = 'style="text-align:left;vertical-align:top;padding:1px 8px"'
 
@@ -385,8 +347,8 @@ def row_html(view: RowView, width: int = 600) -> str:
     text = "".join(f'<span class="qwen3lab-{"trained" if keep else "masked"}" '
                    f'style="{_TRAINED if keep else _MASKED}">{esc(t)}</span>' for keep, t in view.spans)
     share = view.trained_tokens / view.n_tokens if view.n_tokens else 0.0
-    parts = [f'<p class="qwen3lab-row-counts"><b>{esc(view.source)} row {view.index}</b>: {view.n_tokens} tokens, '
-             f"{view.trained_tokens} trained ({share:.0%})</p>"]
+    parts = [f'<p class="qwen3lab-row-counts"><b>{esc(view.source)} row {view.index}</b>: '
+             f"{view.n_tokens} tokens, {view.trained_tokens} trained ({share:.0%})</p>"]
     if view.record is not None:
         parts.append(f"<b>原始记录（raw record）</b><table>{record}</table>")
     parts += [f"<b>对话（conversation）</b><table>{turns}</table>",
@@ -397,10 +359,9 @@ def row_html(view: RowView, width: int = 600) -> str:
 
 
 class RowBrowser:
-    """Pick a data set and a row; see its raw record, its conversation, the templated text, its token
-    count and which tokens are trained. ``sources`` maps a name to a ``RowSource``; ``labels_fn`` is
-    the masking function of ``token_spans``. ``view(source, index)`` gives the same from code.
-    Introduced in 03_dataset_cleaning; 04 browses the mixed training set."""
+    """Pick a data set (``sources``: name -> ``RowSource``) and a row; see its record, conversation,
+    templated text and trained tokens (``labels_fn``: see ``token_spans``). ``view(source, index)``
+    gives the same from code. Introduced in 03_dataset_cleaning; 04 browses the mixed training set."""
 
     def __init__(self, tokenizer, sources: Mapping[str, RowSource], *, labels_fn: Callable | None = None):
         if not sources:
@@ -427,7 +388,8 @@ class RowBrowser:
     def widget(self):
         """The ipywidgets box (built on first use)."""
         if self._w is None:
-            w = _widgets()
+            import ipywidgets as w
+
             first = next(iter(self.sources))
             ww = {"source": w.Dropdown(options=list(self.sources), value=first, description="数据（source）",
                                        style={"description_width": "110px"}).add_class("qwen3lab-row-source"),
@@ -435,7 +397,8 @@ class RowBrowser:
                                      description="行（row）", continuous_update=False,
                                      style={"description_width": "110px"}).add_class("qwen3lab-row-index"),
                   "body": w.HTML(value=row_html(self.view(first, 0))).add_class("qwen3lab-row-body")}
-            ww["box"] = w.VBox([w.HBox([ww["source"], ww["row"]]), ww["body"]]).add_class("qwen3lab-row-browser")
+            ww["box"] = w.VBox([w.HBox([ww["source"], ww["row"]]), ww["body"]]
+                               ).add_class("qwen3lab-row-browser")
             self._w = ww
             ww["source"].observe(self._source_changed, names="value")
             ww["row"].observe(lambda change: self._draw(), names="value")

@@ -1,6 +1,6 @@
-"""Figures for the notebooks. Each function returns a ``matplotlib.figure.Figure`` built without
-pyplot (no global state: a notebook shows it as the cell's value, a stage saves it with
-``savefig``). Labels are in English so no CJK font is needed.
+"""Figures for the notebooks, each a ``matplotlib.figure.Figure`` built without pyplot (no global
+state: a notebook shows it as the cell's value, a stage saves it). Labels are in English so that no
+CJK font is needed.
 """
 
 from __future__ import annotations
@@ -17,48 +17,37 @@ def _color(name: str, i: int) -> str:
     return SOURCE_COLORS.get(name, f"C{i + 2}")
 
 
-# -- 03 dataset cleaning, 04 sampling -----------------------------------------------------------------
-
-
 def plot_length_histogram(lengths: Mapping[str, "np.typing.ArrayLike"], *, max_seq_length: int | None = None,
                           bins: int = 40, title: str = "Token length per row"):
-    """Histograms of token lengths, one per source, on a log axis, with ``max_seq_length`` marked.
-
-    ``lengths``: name -> token counts (e.g. ``{"reasoning": q.count_tokens(texts, tokenizer), ...}``).
-    Introduced in 03_dataset_cleaning.
-    """
+    """Histograms of token lengths (source name -> token counts) on a log axis, with
+    ``max_seq_length`` marked. Introduced in 03_dataset_cleaning."""
     from matplotlib.figure import Figure
 
     arrays = {name: np.asarray(values, dtype=float) for name, values in lengths.items()}
     every = np.concatenate([a for a in arrays.values() if a.size] or [np.ones(1)])
     low, high = max(1.0, every.min()), max(2.0, every.max(), float(max_seq_length or 0) * 1.05)
-    edges = np.geomspace(low, high, bins + 1)
     fig = Figure(figsize=(8, 3.6))
     ax = fig.add_subplot()
     for i, (name, values) in enumerate(arrays.items()):
         median = f", median {int(np.median(values))}" if values.size else ""
-        ax.hist(values, bins=edges, alpha=0.6, color=_color(name, i), label=f"{name} ({values.size} rows{median})")
+        ax.hist(values, bins=np.geomspace(low, high, bins + 1), alpha=0.6, color=_color(name, i),
+                label=f"{name} ({values.size} rows{median})")
     if max_seq_length:
         ax.axvline(max_seq_length, color="black", linestyle="--", linewidth=1)
-        ax.annotate(f"max_seq_length = {max_seq_length}", (max_seq_length, 1), xycoords=("data", "axes fraction"),
-                    xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8)
+        ax.annotate(f"max_seq_length = {max_seq_length}", (max_seq_length, 1),
+                    xycoords=("data", "axes fraction"), xytext=(-4, -4), textcoords="offset points",
+                    ha="right", va="top", fontsize=8)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:,.0f}")
-    ax.set_xlabel("tokens per row (log scale)")
-    ax.set_ylabel("rows")
-    ax.set_title(title)
+    ax.set(xlabel="tokens per row (log scale)", ylabel="rows", title=title)
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     return fig
 
 
 def plot_mix_composition(composition: Mapping[str, Mapping[str, int]], *, title: str = "Mixed data set"):
-    """Share of each source in the mix, by rows and (when known) by tokens, as 100% bars.
-
-    ``composition``: source -> {"rows": n, "tokens": n}, e.g. ``{"reasoning": {"rows": 160, "tokens":
-    45000}, "chat": {"rows": 480, "tokens": 97000}}`` (the tokens bar only when every source has "tokens").
-    Introduced in 04_sampling.
-    """
+    """Each source's share of the mix (source -> {"rows": n, "tokens": n}) as 100% bars, by rows and,
+    when every source has "tokens", by tokens. Introduced in 04_sampling."""
     from matplotlib.figure import Figure
 
     measures = [m for m in ("rows", "tokens") if all(m in v for v in composition.values())]
@@ -84,24 +73,18 @@ def plot_mix_composition(composition: Mapping[str, Mapping[str, int]], *, title:
     return fig
 
 
-# -- 05 LoRA training ---------------------------------------------------------------------------------
-
-#: The quantities ``plot_training`` draws, in panel order, with their axis labels.
+#: What ``plot_training`` draws, in panel order: (log key, label).
 TRAINING_PANELS = (("loss", "train/loss"), ("grad_norm", "grad_norm"), ("learning_rate", "learning_rate"),
                    ("epoch", "epoch"))
-#: What 09_grpo plots from GRPOTrainer's log: the group's mean reward, the KL term and the completions' length.
+#: What 09_grpo plots from GRPOTrainer's log.
 GRPO_PANELS = (("reward", "reward (mean over the completions)"), ("kl", "kl (to the reference)"),
                ("completions/mean_length", "completion length (tokens)"), ("loss", "train/loss"))
 
 
 def plot_training(log_history, out_path=None, *, title: str = "LoRA training", panels=TRAINING_PANELS):
-    """Four logged values against global_step, one panel each (``panels``: (key, label) pairs; by
-    default train/loss, grad_norm, learning_rate and epoch), from ``trainer.state.log_history``;
-    also saved as a PNG when ``out_path`` is given.
-
-    Only the per-step entries count (the final summary entry has ``train_loss``, not ``loss``).
-    Introduced in 05_lora_training; 09_grpo passes ``GRPO_PANELS``.
-    """
+    """Four logged values of ``trainer.state.log_history`` against global_step, one panel each; saved
+    as a PNG too when ``out_path`` is given. Only per-step entries (with ``loss``) count.
+    Introduced in 05_lora_training; 09_grpo passes ``GRPO_PANELS``."""
     from matplotlib.figure import Figure
 
     steps = [entry for entry in log_history if "loss" in entry and "step" in entry]
@@ -112,8 +95,7 @@ def plot_training(log_history, out_path=None, *, title: str = "LoRA training", p
     for ax, (key, label) in zip(axes, panels):
         points = [(entry["step"], entry[key]) for entry in steps if entry.get(key) is not None]
         if points:
-            x, y = zip(*points)
-            ax.plot(x, y, marker="o", markersize=2.5, linewidth=1.2)
+            ax.plot(*zip(*points), marker="o", markersize=2.5, linewidth=1.2)
         ax.set_title(label, fontsize=10)
         ax.grid(alpha=0.3)
     for ax in axes[2:]:
@@ -125,17 +107,13 @@ def plot_training(log_history, out_path=None, *, title: str = "LoRA training", p
     return fig
 
 
-# -- 07 evaluation ----------------------------------------------------------------------------------
-
-#: The figures of ``evaluate.eval_table`` that ``plot_eval`` draws: shares, on one 0-100% axis.
+#: The shares of ``evaluate.eval_table`` that ``plot_eval`` draws, on one 0-100% axis.
 EVAL_PANELS = ("accuracy", "format ok", "hit max_new_tokens")
 
 
 def plot_eval(table, *, title: str = "Held-out rows, before and after fine-tuning"):
-    """One panel per thinking mode: the shares of ``EVAL_PANELS`` as bars, one bar per model (the
-    columns of ``evaluate.eval_table``); a NaN (no expected answers in that mode) draws no bar.
-    Introduced in 07_evaluation.
-    """
+    """One panel per thinking mode, one bar per model (the columns of ``evaluate.eval_table``) for each
+    of ``EVAL_PANELS``; a NaN draws no bar. Introduced in 07_evaluation."""
     from matplotlib.figure import Figure
 
     modes = list(dict.fromkeys(table.index.get_level_values(0)))
@@ -147,9 +125,10 @@ def plot_eval(table, *, title: str = "Held-out rows, before and after fine-tunin
         for j, model in enumerate(models):
             values = [table.loc[(mode, metric), model] for metric in EVAL_PANELS]
             xs = [i + (j - (len(models) - 1) / 2) * width for i in range(len(EVAL_PANELS))]
-            ax.bar(xs, [0 if v != v else v for v in values], width, label=model, color=f"C{j}")
-            for x, v in zip(xs, values):
-                ax.text(x, (0 if v != v else v) + 0.02, "n/a" if v != v else f"{v:.0%}", ha="center", fontsize=7)
+            heights = [0 if v != v else v for v in values]  # v != v: NaN
+            ax.bar(xs, heights, width, label=model, color=f"C{j}")
+            for x, v, h in zip(xs, values, heights):
+                ax.text(x, h + 0.02, "n/a" if v != v else f"{v:.0%}", ha="center", fontsize=7)
         ax.set_xticks(range(len(EVAL_PANELS)), EVAL_PANELS, fontsize=8)
         ax.set_ylim(0, 1.12)
         ax.yaxis.set_major_formatter(lambda y, _: f"{y:.0%}")
@@ -162,5 +141,5 @@ def plot_eval(table, *, title: str = "Held-out rows, before and after fine-tunin
     return fig
 
 
-__all__ = ["EVAL_PANELS", "GRPO_PANELS", "SOURCE_COLORS", "TRAINING_PANELS", "plot_eval", "plot_length_histogram", "plot_mix_composition",
-           "plot_training"]
+__all__ = ["EVAL_PANELS", "GRPO_PANELS", "SOURCE_COLORS", "TRAINING_PANELS", "plot_eval",
+           "plot_length_histogram", "plot_mix_composition", "plot_training"]

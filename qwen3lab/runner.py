@@ -1,26 +1,14 @@
 """Execute the series headless: ``python -m qwen3lab run``, and ``make run`` / ``make handout`` /
 ``make refresh-outputs`` through ``tools/run_notebooks.py``.
 
-It is the notebooks that run, not a copy of their code: each in a fresh kernel started in the
-notebook's folder, in order, as a learner runs them. Executed copies go to
-``<artifacts root>/notebooks/``, next to ``summary.md`` and ``summary.json``: per notebook its
-wall time, whether it passed, how many code cells ran, the peak GPU memory its kernel's PyTorch
-reserved (on a GPU) and its kernel's peak RAM, its three slowest cells (where a host's minutes
-go), and what its ``# NBVAL_CHECK_OUTPUT`` cells printed (the stable facts nbval compares), one
-line each. While a notebook runs, ``<notebook>.cells.log`` there gets a line as each of its code
-cells starts and ends (``CellLog``): a run cut off still says where it was. The first notebook
-that fails stops the run: its copy holds every output up to the failing cell, and the exit code is 1.
+Each notebook runs in a fresh kernel started in its folder, in order, as a learner runs it. The executed
+copies go to ``<artifacts root>/notebooks/`` with ``summary.md`` and ``summary.json`` (per notebook: time,
+result, cells run, peak GPU and RAM, slowest cells, what its ``# NBVAL_CHECK_OUTPUT`` cells printed) and a
+``<notebook>.cells.log`` written as its cells run. The first failure stops the run (exit code 1);
+its copy holds every output up to the failing cell.
+``--jobs N`` runs notebooks side by side where none needs another (``prerequisites``).
 
-``--jobs N`` runs up to N notebooks at once where they do not depend on each other (a workshop
-host rehearsing the full profile on a large GPU: 01 and 02 beside 03, 07 beside 06). What depends
-on what is read from the notebooks: a notebook needs the one that writes each stage it reads with
-``q.require("<stage>")`` (``artifacts.STAGES`` names the writer), and every notebook needs
-``00_setup`` (it checks the machine and builds the tiny model). With one job the order is the
-series' order, exactly as without the option.
-
-This process only starts kernels, so it imports neither Unsloth nor torch (``import qwen3lab``
-imports neither), and it never calls ``setup``: the environment it would set (``HF_HUB_OFFLINE``
-among it) is each kernel's own business.
+This process only starts kernels: it imports neither torch nor Unsloth and never calls ``setup``.
 """
 
 from __future__ import annotations
@@ -31,6 +19,7 @@ import datetime as _dt
 import html
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,15 +29,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-
 from . import artifacts, config
+from .artifacts import atomic_write_text, stage_dir
+from .config import ConfigError
 
-atomic_write_text, stage_dir = artifacts.atomic_write_text, artifacts.stage_dir
-ConfigError = config.ConfigError
-
+# nbformat, nbclient and tqdm are imported where they are used: `--help` and a refused config file
+# need not wait for them.
 CHECK = "# NBVAL_CHECK_OUTPUT"
-# nbformat, nbclient and tqdm are imported where they are used: nbformat's jsonschema alone takes
-# 2 s, which `--help` and a refused config file need not wait for.
+#: The tag of a cell that never runs headless (nbclient's own ``skip_cells_with_tag``).
+SKIP_TAG = "skip-execution"
 
 
 @dataclass
@@ -68,26 +57,21 @@ class Outcome:
     written: str | None = None
     gpu_peak_mib: int | None = None  # torch.cuda.max_memory_reserved() of its kernel, on a GPU
     ram_peak_mib: int | None = None  # its kernel's peak resident memory (ru_maxrss)
-    slowest: list[dict] = field(default_factory=list)  # where its time went: {"cell", "seconds", "source"}
+    slowest: list[dict] = field(default_factory=list)  # {"cell", "seconds", "source"}
 
 
 # -- executing ------------------------------------------------------------------------------------
 
-#: The tag of a cell that never runs headless (nbclient's own ``skip_cells_with_tag``).
-SKIP_TAG = "skip-execution"
-
-
 def runnable(nb, skip: tuple[str, ...] = (SKIP_TAG,)) -> list[int]:
-    """The cell rule: the indexes of the cells that run, in order, the code cells with a source and
-    none of the tags ``skip`` (the data-parallel run of 05 adds ``skip-ddp``, ``ddp.py``)."""
+    """The indexes of the cells that run, in order: code cells with a source and none of the tags
+    ``skip`` (the data-parallel run of 05 adds ``skip-ddp``)."""
     return [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.strip()
             and not set(skip) & set(c.metadata.get("tags", []))]
 
 
-#: Run after a notebook's last cell, in its kernel, then removed from the notebook: the peak GPU
-#: memory PyTorch reserved in that kernel (-1 where torch was not imported or sees no GPU) and the
-#: peak resident memory of the kernel or of the largest process it started (08's converter). Read
-#: in the kernel, they are the notebook's own figures also when other notebooks share the machine.
+#: Run in the kernel after the notebook's last cell, then removed: the peak GPU memory PyTorch
+#: reserved there (-1 without torch or a GPU) and the peak RSS of the kernel or its largest child
+#: (08's converter). Read in the kernel, they are the notebook's own also beside other notebooks.
 PEAKS = "qwen3lab-peaks"
 EPILOGUE = ("import resource as _qwen3lab_resource, sys as _qwen3lab_sys\n"
             "_qwen3lab_torch = _qwen3lab_sys.modules.get('torch')\n"
@@ -102,8 +86,7 @@ EPILOGUE = ("import resource as _qwen3lab_resource, sys as _qwen3lab_sys\n"
 
 def _pop_epilogue(nb) -> tuple[int | None, int | None]:
     """Remove the epilogue cell; the peaks it printed, in MiB: GPU (None without one) and RAM."""
-    cell = nb.cells.pop()
-    for line in output_text(cell).splitlines():
+    for line in output_text(nb.cells.pop()).splitlines():
         if line.startswith(PEAKS):
             gpu, rss_kib = (int(v) for v in line.split()[1:3])
             return (round(gpu / 2**20) if gpu >= 0 else None), round(rss_kib / 1024)
@@ -111,16 +94,13 @@ def _pop_epilogue(nb) -> tuple[int | None, int | None]:
 
 
 class CellLog:
-    """``<notebook>.cells.log`` beside the executed copies, written while the notebook runs: a line
-    when a code cell starts and one when it ends, each with the seconds since the notebook started.
-    A run that is cut off (a lent GPU's time ending, a killed kernel) still says which cell it was
-    in and where its minutes went, and with ``--jobs`` (no progress bars) it is where a run is
-    followed: ``tail -f artifacts/notebooks/*.cells.log``. Cells are numbered from 1 over every
-    cell, as JupyterLab and the summary count them."""
+    """``<notebook>.cells.log``, a line as each code cell starts and ends with the seconds since the
+    notebook started: a run cut off still says where it was (``tail -f`` it with ``--jobs``). Cells
+    are numbered from 1 over every cell, as JupyterLab and the summary count them."""
 
     def __init__(self, path: Path, notebook: str):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(path, "w", encoding="utf-8", buffering=1)  # a line at a time: readable while it runs
+        self.file = open(path, "w", encoding="utf-8", buffering=1)  # line-buffered: readable while it runs
         self.begun = self.cell_begun = time.perf_counter()
         self._line(f"{notebook} started")
 
@@ -139,63 +119,42 @@ class CellLog:
         self.file.close()
 
 
-# Run by a process of its own session: once the runner is gone (its parent changes), however it went,
-# SIGKILL included, kill the kernel's process group, which holds what the kernel forked (SwanLab's
-# helpers); end when that group is gone.
+# Run in a session of its own: once the runner is gone (its parent changes), SIGKILL included, kill the
+# kernel's process group, which holds what the kernel forked (SwanLab's helpers); end when it is gone.
 _KERNEL_WATCH = """
-import os, signal, sys, time
+import contextlib, os, signal, sys, time
 runner, group = int(sys.argv[1]), int(sys.argv[2])
-while True:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        break
-    except PermissionError:
-        pass
-    if os.getppid() != runner:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        break
-    time.sleep(0.5)
+with contextlib.suppress(ProcessLookupError):  # the group is gone
+    while os.getppid() == runner:
+        with contextlib.suppress(PermissionError):
+            os.killpg(group, 0)
+        time.sleep(0.5)
+    os.killpg(group, signal.SIGKILL)
 """
 
 
 def _watch_kernel(km) -> tuple[int | None, subprocess.Popen | None]:
-    """The kernel's process group (jupyter_client starts the kernel in a session of its own) and the
-    watcher that kills it if this process dies first."""
+    """The kernel's process group (jupyter_client starts it in a session of its own) and the watcher
+    that kills the group if this process dies first."""
     pid = getattr(getattr(km, "provisioner", None), "pid", None)
-    if pid is None or not hasattr(os, "killpg"):
-        return None, None
     try:
-        group = os.getpgid(pid)
+        group = os.getpgid(pid) if pid is not None and hasattr(os, "killpg") else None
     except ProcessLookupError:
-        return None, None
-    if group == os.getpgid(0):  # not a group of its own: killing it would kill us
+        group = None
+    if group is None or group == os.getpgid(0):  # not a group of its own: killing it would kill us
         return None, None
     watcher = subprocess.Popen([sys.executable, "-c", _KERNEL_WATCH, str(os.getpid()), str(group)],
                                start_new_session=True, stdin=subprocess.DEVNULL)
     return group, watcher
 
 
-def _end_group(group: int | None, watcher: subprocess.Popen | None) -> None:
-    """Kill what is left of the kernel's process group (the kernel itself is shut down by now)."""
-    if group is not None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(group, signal.SIGKILL)
-    if watcher is not None:
-        watcher.kill()
-        watcher.wait()
-
-
 def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None, log: CellLog | None = None,
             nb=None, echo: Callable[[str], None] | None = None):
-    """Run ``path`` (or ``nb``, a notebook read from it and changed, started in its folder) in a fresh
-    kernel. Returns the notebook with its outputs, the index of the last cell started, the exception
-    that stopped it (None when every cell ran) and the kernel's peak GPU and RAM use in MiB (None
-    without a GPU, both None when a cell failed). ``on_cell`` is called after each of the notebook's
-    code cells, ``log`` told when each starts and ends, ``echo`` given each output's text as it comes."""
+    """Run ``path`` (or ``nb``, read from it and changed) in a fresh kernel started in its folder.
+    Returns the notebook with its outputs, the index of the last cell started, the exception that
+    stopped it (None when every cell ran) and the kernel's peak GPU and RAM in MiB (both None after a
+    failure). ``on_cell`` is called after each code cell, ``log`` told as each starts and ends, ``echo``
+    given each output's text as it comes."""
     import nbformat
     from jupyter_client import AsyncKernelManager
     from jupyter_core.utils import run_sync
@@ -203,18 +162,14 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     nb = nb if nb is not None else nbformat.read(path, as_version=4)
-    n_cells = len(nb.cells)  # the notebook's own; the epilogue after them is not counted as a cell run
+    n_cells = len(nb.cells)  # the notebook's own: the epilogue after them is not a cell run
     nb.cells.append(nbformat.v4.new_code_cell(EPILOGUE))
-    current = {"index": None}
-    # started from a notebook cell (`!make run`), this process inherits the Jupyter server's session
-    # variable; a kernel that sees it draws widgets (q.ChatPanel) that nobody will ever see
+    current, watched = {"index": None}, {"group": None, "watcher": None}
+    # inherited from a Jupyter server (`!make run` in a cell), it makes q.ChatPanel draw widgets nobody sees
     os.environ.pop("JPY_SESSION_NAME", None)
-    # a local kernel over Unix sockets: over TCP, ipykernel 7 warns on every start that the
-    # connection is unencrypted (harmless on one machine, and not something a learner can act on)
-    # The asynchronous manager, as nbclient's own default: with the blocking one, nbclient waits for
-    # the kernel's output in a blocking read that never returns once the kernel has died (killed,
-    # out of memory), so neither its liveness check, nor the cell timeout, nor its SIGTERM handler
-    # ever runs again.
+    # Unix sockets: over TCP, ipykernel 7 warns on every start that the connection is unencrypted.
+    # The asynchronous manager, as nbclient's default: with the blocking one, a dead kernel (killed, out
+    # of memory) leaves nbclient in a read that never returns, deaf to its timeout and to SIGTERM.
     km = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(tempfile.mkdtemp()) / "kernel"))
 
     def cell_started(cell, cell_index, **_):
@@ -229,8 +184,6 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
             log.ended(cell_index)
         if on_cell is not None:
             on_cell()
-
-    watched = {"group": None, "watcher": None}
 
     def notebook_started(**_):
         watched["group"], watched["watcher"] = _watch_kernel(km)
@@ -255,7 +208,12 @@ def execute(path: Path, timeout: int, on_cell: Callable[[], None] | None = None,
             client.kc.stop_channels()
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=not run_sync(km.is_alive)())
-        _end_group(watched["group"], watched["watcher"])
+        if watched["group"] is not None:  # what is left of the kernel's group: its children
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(watched["group"], signal.SIGKILL)
+        if watched["watcher"] is not None:
+            watched["watcher"].kill()
+            watched["watcher"].wait()
 
 
 def output_text(cell) -> str:
@@ -280,15 +238,11 @@ def one_line(text: str, width: int = 150) -> str:
 def _error_text(exc: BaseException) -> str:
     if hasattr(exc, "ename"):  # nbclient's CellExecutionError: the kernel's exception
         return f"{exc.ename}: {exc.evalue}"
-    if type(exc).__name__ == "DeadKernelError":  # nbclient's: the kernel process is gone
+    if type(exc).__name__ == "DeadKernelError":
         return ("DeadKernelError: the kernel died while this cell ran (killed, or out of memory: "
                 "`dmesg` names the OOM killer); the notebook's later cells did not run")
     first = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {first[0] if first else ''}"
-
-
-#: How many of a notebook's slowest cells its summary names.
-SLOWEST = 3
 
 
 def cell_seconds(cell) -> float | None:
@@ -302,18 +256,19 @@ def cell_seconds(cell) -> float | None:
 
 
 def _headline(source: str, width: int = 80) -> str:
-    """A cell's first two lines of code (comments such as ``# NBVAL_CHECK_OUTPUT`` and magics left out),
-    joined with `` | ``: with an import first, the second line says what the cell does."""
+    """A cell's first two lines of code (no comments or magics) joined with `` | ``: after an import,
+    the second line says what the cell does."""
     lines = [line.strip() for line in source.splitlines() if line.strip() and not line.lstrip().startswith(("#", "%"))]
     text = " | ".join(lines[:2]) + (" | …" if len(lines) > 2 else "")
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def slowest_cells(nb, n: int = SLOWEST, at_least: float = 0.1) -> list[dict]:
-    """The ``n`` code cells that ran longest (``at_least`` seconds), slowest first: 1-based cell
-    number (as JupyterLab counts every cell), seconds, its headline."""
+def slowest_cells(nb, n: int = 3) -> list[dict]:
+    """The ``n`` code cells that ran longest (0.1 s or more), slowest first: number (as JupyterLab
+    counts every cell), seconds, headline."""
     timed = [(cell_seconds(c), i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    timed = sorted(((t, i, c) for t, i, c in timed if t is not None and t >= at_least), key=lambda row: -row[0])[:n]
+    timed = sorted(((t, i, c) for t, i, c in timed if t is not None and t >= 0.1),
+                   key=lambda row: -row[0])[:n]
     return [{"cell": i + 1, "seconds": round(t, 1), "source": _headline(c.source)} for t, i, c in timed]
 
 
@@ -345,11 +300,9 @@ def _bar(total: int, desc: str, position: int, progress: bool | None, leave: boo
 
 
 def prerequisites(paths: list[Path]) -> dict[Path, set[Path]]:
-    """For each notebook of ``paths``, the notebooks among ``paths`` it needs to have passed first:
-    the writer of every stage it reads with ``require("<stage>")`` (``artifacts.STAGES``), and
-    ``00_setup``. A stage whose writer is not among ``paths`` is expected on disk already."""
-    import re
-
+    """For each notebook of ``paths``, those among ``paths`` that must pass first: ``00_setup`` and
+    the writer (``artifacts.STAGES``) of each stage it reads with ``require("<stage>")``. A stage
+    whose writer is not among ``paths`` is expected on disk already."""
     import nbformat
 
     by_stem = {p.stem: p for p in paths}
@@ -375,10 +328,9 @@ def _dependents(path: Path, needs: dict[Path, set[Path]]) -> set[Path]:
 
 def run_notebooks(paths: list[Path], *, timeout: int = 1800, refresh: bool = False, handout: bool = False,
                   progress: bool | None = None, header: dict | None = None, jobs: int = 1) -> list[Outcome]:
-    """Execute ``paths`` (in order; with ``jobs`` > 1, up to that many at once where none needs
-    another, see ``prerequisites``), starting nothing new after the first failure; write the
-    executed copies (or, with ``refresh``, the checked outputs back into the sources), the summary
-    and the handout."""
+    """Execute ``paths`` in order (with ``jobs`` > 1, up to that many at once where none needs
+    another), starting nothing new after the first failure; write the executed copies (with
+    ``refresh``, the checked outputs back into the sources), the summary and the handout."""
     import threading
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
@@ -498,8 +450,7 @@ def write_handout(notebooks: list[tuple[Path, object]], out_dir: Path) -> Path:
     links = []
     for path, nb in notebooks:
         atomic_write_text(out_dir / path.name, nbformat.writes(nb) + "\n")
-        body, _ = exporter.from_notebook_node(nb)
-        atomic_write_text(out_dir / f"{path.stem}.html", body)
+        atomic_write_text(out_dir / f"{path.stem}.html", exporter.from_notebook_node(nb)[0])
         title = next((c.source.splitlines()[0].lstrip("# ") for c in nb.cells if c.cell_type == "markdown"), path.stem)
         links.append(f'<li><a href="{path.stem}.html">{html.escape(title)}</a> '
                      f'(<a href="{path.name}">ipynb</a>)</li>')
@@ -511,12 +462,9 @@ def write_handout(notebooks: list[tuple[Path, object]], out_dir: Path) -> Path:
 
 def keep_checked_outputs(nb):
     """Only the outputs nbval compares (``--refresh``); every other output cleared."""
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
         if CHECK not in cell.source:
-            cell.outputs = []
-            cell.execution_count = None
+            cell.outputs, cell.execution_count = [], None
         cell.metadata.pop("execution", None)
     nb.metadata.pop("widgets", None)
     return nb
@@ -549,9 +497,8 @@ def select(found: dict[int, Path], first: str | None, last: str | None) -> list[
 
 
 def checked_config() -> tuple[object, dict]:
-    """The config the kernels will read (``$QWEN3LAB_PROFILE``, ``$QWEN3LAB_CONFIG``,
-    ``QWEN3LAB_<FIELD>``), validated here so that a bad key or value stops before any kernel
-    starts; and the summary's header: profile, config file, the fields changed from the profile."""
+    """The config the kernels will read, validated here so that a bad key or value stops before any
+    kernel starts; and the summary's header: profile, config file, the fields changed from the profile."""
     cfg = config.get_config()
     preset = config.PROFILES[cfg.profile].to_dict()
     changed = {k: v for k, v in cfg.to_dict().items() if preset[k] != v}
@@ -562,6 +509,20 @@ def checked_config() -> tuple[object, dict]:
 
 
 # -- the two command lines ---------------------------------------------------------------------
+
+def _whole(option: str, unit: str) -> Callable[[str], int]:
+    """An argparse type: a whole number, 1 or more."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(
+                f"{option} takes a whole number of {unit}, 1 or more, not {text!r}")
+        return int(text)
+
+    return parse
+
+
+_seconds, _jobs = _whole("--timeout", "seconds per cell"), _whole("--jobs", "notebooks at once")
+
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="qwen3lab", description="qwen3lab's command line (python -m qwen3lab).")
@@ -580,40 +541,33 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--home", type=Path, metavar="DIR", help="the artifacts root (QWEN3LAB_HOME; default ./artifacts)")
     run.add_argument("--notebooks", type=Path, metavar="DIR", help="the folder of the series (default: the "
                      "checkout's notebooks/)")
-    run.add_argument("--handout", action="store_true", help="also write notebooks + HTML to <artifacts>/handout")
-    run.add_argument("--timeout", type=_seconds, default=1800, metavar="S", help="seconds per cell (default 1800)")
-    run.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="progress bars over the notebooks and their cells (default: on a terminal only)")
-    run.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="notebooks at once where none needs another "
-                     "(01 and 02 beside 03, 07 beside 06; default 1: the series' order)")
+    _run_options(run)
     return top
 
 
-def _seconds(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"--timeout takes a whole number of seconds per cell, 1 or more, not {text!r}")
-    return int(text)
+def _run_options(cli: argparse.ArgumentParser) -> None:
+    """The options both command lines share."""
+    cli.add_argument("--handout", action="store_true", help="also write notebooks + HTML to <artifacts>/handout")
+    cli.add_argument("--timeout", type=_seconds, default=1800, metavar="S", help="seconds per cell (default 1800)")
+    cli.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bars over the notebooks and their cells (default: on a terminal only)")
+    cli.add_argument("--jobs", type=_jobs, default=1, metavar="N", help="notebooks at once where none needs another "
+                     "(01 and 02 beside 03, 07 beside 06; default 1: the series' order)")
 
 
-def _jobs(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"--jobs takes a whole number of notebooks at once, 1 or more, not {text!r}")
-    return int(text)
-
-
-def _check_writable(root: Path) -> None:
-    """The artifacts root can be written (the notebooks write their stages and copies there)."""
-    existing = next(p for p in (root, *root.parents) if p.exists())
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"the artifacts root {root} cannot be written ({existing} is read-only for this user): "
-                         f"choose another one with --home or {artifacts.HOME_ENV}")
+def _run(prog: str, argv: list[str] | None, paths: list[Path], args, header: dict,
+         refresh: bool = False) -> int:
+    """Run ``paths`` with the options of ``args``: 0 when every notebook passed, else 1."""
+    header["command"] = f"{prog} " + " ".join(sys.argv[1:] if argv is None else argv)
+    outcomes = run_notebooks(paths, timeout=args.timeout, refresh=refresh, handout=args.handout,
+                             progress=args.progress, header=header, jobs=args.jobs)
+    return 0 if all(o.status == "passed" for o in outcomes) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m qwen3lab run ...``: 0 when every selected notebook passed, 1 when one failed, 2
     for a bad option or config (before any kernel starts)."""
-    top = parser()
-    args = top.parse_args(argv)
+    args = parser().parse_args(argv)
     for env, value in ((artifacts.HOME_ENV, args.home), (config.CONFIG_ENV, args.config),
                        (config.PROFILE_ENV, args.profile)):
         if value is not None:  # absolute: each kernel starts in the notebook's folder
@@ -624,17 +578,18 @@ def main(argv: list[str] | None = None) -> int:
         root = args.notebooks or (artifacts.project_root() or Path.cwd()) / "notebooks"
         paths = select(series(root), args.first, args.last)
         cfg, header = checked_config()
-        _check_writable(artifacts.artifacts_root())
+        home = artifacts.artifacts_root()
+        existing = next(p for p in (home, *home.parents) if p.exists())
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise ValueError(f"the artifacts root {home} cannot be written ({existing} is read-only for this "
+                             f"user): choose another one with --home or {artifacts.HOME_ENV}")
         if args.profile and cfg.profile != args.profile:
             raise ConfigError(f"--profile {args.profile}, but {os.environ[config.CONFIG_ENV]} sets "
                               f"profile = {cfg.profile!r}; keep one of them")
-    except (ValueError, ConfigError) as exc:  # ConfigError is a ValueError; named for the reader
+    except ValueError as exc:  # ConfigError included
         print(f"qwen3lab run: error: {exc}", file=sys.stderr)
         return 2
-    header["command"] = "qwen3lab " + " ".join(sys.argv[1:] if argv is None else argv)
-    outcomes = run_notebooks(paths, timeout=args.timeout, handout=args.handout, progress=args.progress,
-                             header=header, jobs=args.jobs)
-    return 0 if all(o.status == "passed" for o in outcomes) else 1
+    return _run("qwen3lab", argv, paths, args, header)
 
 
 def files_main(argv: list[str] | None = None) -> int:
@@ -642,18 +597,11 @@ def files_main(argv: list[str] | None = None) -> int:
     cli = argparse.ArgumentParser(prog="run_notebooks.py", description="Execute notebooks in order, as make run does.")
     cli.add_argument("notebooks", nargs="+", type=Path)
     cli.add_argument("--refresh", action="store_true", help="store checked outputs back into the sources")
-    cli.add_argument("--handout", action="store_true", help="also write notebooks + HTML to <artifacts>/handout")
-    cli.add_argument("--timeout", type=_seconds, default=1800, help="seconds per cell")
-    cli.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                     help="progress bars (default: on a terminal only)")
-    cli.add_argument("--jobs", type=_jobs, default=1, help="notebooks at once where none needs another")
+    _run_options(cli)
     args = cli.parse_args(argv)
     try:
         _, header = checked_config()
     except ConfigError as exc:
         print(f"run_notebooks.py: error: {exc}", file=sys.stderr)
         return 2
-    header["command"] = "run_notebooks.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    outcomes = run_notebooks(args.notebooks, timeout=args.timeout, refresh=args.refresh, handout=args.handout,
-                             progress=args.progress, header=header, jobs=args.jobs)
-    return 0 if all(o.status == "passed" for o in outcomes) else 1
+    return _run("run_notebooks.py", argv, args.notebooks, args, header, refresh=args.refresh)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ class NoTrainableTokensError(ValueError):
 
 def _flat(dataset, column: str):
     """A column of token lists as one numpy array of all its values and the rows' offsets into it
-    (n + 1 of them), read through Arrow: no Python list per row (05's full mix holds 96 million tokens)."""
+    (n + 1 of them), read through Arrow: no Python list per row."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -93,12 +94,8 @@ def _not_answer_ids(tokenizer) -> set[int]:
 def _answer_rows(dataset, tokenizer):
     """Per row, as numpy arrays: whether its trained tokens (labels other than -100) hold part of an
     answer (a token not in ``_not_answer_ids`` and not only whitespace), how many tokens it trains on,
-    and how many it has.
-
-    A prompt without a reply, masked by ``train_on_responses_only``, trains only on what follows
-    ``<|im_start|>assistant\n``: with thinking off that is the template's empty think block
-    (``EMPTY_THINK``), and in both modes the ``<|im_end|>`` TRL appends. The loss is then not over
-    zero tokens, but it teaches no answer.
+    and how many it has. (A prompt without a reply still trains on the empty think block and the
+    ``<|im_end|>`` TRL appends: a loss over some tokens that teaches no answer.)
     """
     import numpy as np
 
@@ -129,10 +126,9 @@ def drop_untrainable_rows(trainer) -> dict[str, int]:
 
     Raises ``NoTrainableTokensError`` when no row has one: every label masked (replies cut off by
     ``max_seq_length``, or text without an assistant turn), or the trained part only the template's
-    empty think block and end-of-turn tokens (prompts rendered with ``add_generation_prompt=True``
-    and no reply). Training would average the loss over zero tokens (a NaN or a
-    silent 0) or teach only to close an empty turn, for the whole run. Returns the counts of the
-    rows kept: rows, rows dropped, trained tokens, tokens. Introduced in 05_lora_training.
+    empty think block and end-of-turn tokens (prompts with no reply). Training would average the
+    loss over zero tokens (a NaN or a silent 0) or teach only to close an empty turn. Returns the
+    counts of the rows kept: rows, rows dropped, trained tokens, tokens. Introduced in 05_lora_training.
     """
     import numpy as np
 
@@ -157,14 +153,8 @@ def drop_untrainable_rows(trainer) -> dict[str, int]:
 def label_spans(tokenizer, input_ids: list[int], labels: list[int]) -> list[tuple[bool, str]]:
     """A tokenized row as (trained, text) pieces in order: runs of tokens whose label is, or is not,
     -100, each decoded. Introduced in 03_dataset_cleaning (its row browser) and 05_lora_training."""
-    runs: list[tuple[bool, list[int]]] = []
-    for token, label in zip(input_ids, labels):
-        keep = int(label) != IGNORE_INDEX
-        if runs and runs[-1][0] == keep:
-            runs[-1][1].append(token)
-        else:
-            runs.append((keep, [token]))
-    return [(keep, tokenizer.decode(ids)) for keep, ids in runs]
+    runs = groupby(zip(input_ids, labels), key=lambda pair: int(pair[1]) != IGNORE_INDEX)
+    return [(keep, tokenizer.decode([token for token, _ in run])) for keep, run in runs]
 
 
 def masked_example(trainer, index: int = 0) -> dict[str, Any]:
@@ -204,7 +194,6 @@ def rows_loss(trainer, rows: int = 4) -> float:
 
 def logged(log_history: list[dict[str, Any]], key: str) -> list[tuple[int, float]]:
     """(step, value) pairs of one logged quantity (``loss``, ``grad_norm``, ``learning_rate``, ``epoch``).
-
     Introduced in 05_lora_training."""
     return [(entry["step"], float(entry[key])) for entry in log_history if key in entry and "step" in entry]
 
@@ -212,9 +201,7 @@ def logged(log_history: list[dict[str, Any]], key: str) -> list[tuple[int, float
 def loss_summary(log_history: list[dict[str, Any]], window: int = 5) -> dict[str, float]:
     """How far the loss fell: the mean of the first and last ``window`` logged losses, their
     difference, and the spread (standard deviation) of the last ones, i.e. the step-to-step noise.
-
-    Introduced in 05_lora_training.
-    """
+    Introduced in 05_lora_training."""
     import statistics
 
     losses = [value for _, value in logged(log_history, "loss")]
@@ -224,7 +211,6 @@ def loss_summary(log_history: list[dict[str, Any]], window: int = 5) -> dict[str
     return {"first": first, "last": last, "drop": first - last, "noise": statistics.pstdev(losses[-window:])}
 
 
-#: What each logged metric means and the range it is healthy in (the source's table, with ranges).
 #: What the trainer logs each step, as a learner reads it: the key in ``trainer.state.log_history``,
 #: the name SwanLab shows, what it is, and what to watch for. Introduced in 05_lora_training.
 METRICS = {
@@ -292,13 +278,11 @@ def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
     """The last checkpoint of a run that was written to the end, to pass to
     ``trainer.train(resume_from_checkpoint=...)``; None when there is none (training starts at step 0).
 
-    Works around transformers 5.17: ``resume_from_checkpoint=True`` takes the ``checkpoint-*`` folder
-    with the highest step (``trainer_utils.get_last_checkpoint``) without asking whether it is whole.
-    The trainer writes a checkpoint's files one by one, ``trainer_state.json`` last, so a run killed
-    while saving leaves a folder without it, and resuming fails with ``FileNotFoundError: ...
-    trainer_state.json``. Each newer checkpoint that is not whole is moved, not deleted, to
-    ``<output_dir>/incomplete/`` (out of the trainer's sight, ``True`` then works too), and said so.
-    Introduced in 05_lora_training.
+    Works around transformers' ``trainer_utils.get_last_checkpoint`` (``resume_from_checkpoint=True``),
+    which takes the highest step without asking whether it is whole: a run killed while saving leaves
+    a folder without ``trainer_state.json`` (written last), and resuming from it fails. Each newer
+    checkpoint that is not whole is moved, not deleted, to ``<output_dir>/incomplete/`` (out of the
+    trainer's sight, so ``True`` then works too), and said so. Introduced in 05_lora_training.
     """
     output_dir = Path(output_dir)
     for checkpoint in reversed(checkpoints(output_dir)):

@@ -1,12 +1,5 @@
-"""Each upstream bug or trap the series works around: one named function, the bug in its
-docstring, a test in tests/test_workarounds.py that fails without it.
-
-A notebook calls each in a visible cell of its own, so a learner sees that it is there and why;
-when the upstream library fixes the bug, the function and its cell go.
-
-The two notices ``import qwen3lab`` silences are harmless and not something a learner can act on;
-each docstring says why. Introduced in 00_setup (the notices), 05_lora_training (SwanLab, resuming) and
-06_saving_and_chat (the merge offline).
+"""Each upstream bug or trap the series works around: one named function, the bug in its docstring,
+called in a visible notebook cell of its own (``import qwen3lab`` applies the two notice filters).
 
 Every workaround of the series, here or where its subject lives (seen on: transformers 5.17.0,
 TRL 1.15.0, PEFT 0.21.2, Unsloth 2026.10.9, swanlab 0.10.3, bitsandbytes 0.50.2, accelerate 1.15.0,
@@ -45,118 +38,89 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
-#: bitsandbytes 0.50.2's logger for its CPU kernels, and the notice it logs at import.
 BNB_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
 BNB_KERNELS_NOTICE = "Failed to load CPU gemm_4bit_forward from kernels-community"
+TRAINER_UTILS_LOGGER = "transformers.trainer_utils"
+QWEN_BOS_NOTICE = "Updated tokens: {'bos_token_id': None}."
+DEFAULT_SWANLAB_PROJECT = "qwen3lab"
 
 
 class _DropMessage(logging.Filter):
-    def __init__(self, prefix: str):
+    """Drops the records whose message starts with ``text``."""
+
+    def __init__(self, text: str):
         super().__init__()
-        self.prefix = prefix
+        self.text = text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(self.prefix)
-
-
-def quiet_bitsandbytes_kernels_notice() -> None:
-    """Drop bitsandbytes 0.50.2's import-time warning "Failed to load CPU gemm_4bit_forward from
-    kernels-community: No module named 'kernels'" on CPUs with avx512_bf16.
-
-    Harmless: bitsandbytes then uses its own CPU 4-bit kernel, which is what every notebook has
-    always run. The fix it suggests (``pip install kernels``) would make bitsandbytes download a
-    kernel from the Hub at import, which an offline workshop cannot do. Only this one message of
-    that logger is dropped; must run before bitsandbytes is imported. Called by ``import qwen3lab``.
-    """
-    logger = logging.getLogger(BNB_CPU_LOGGER)
-    if not any(isinstance(f, _DropMessage) for f in logger.filters):
-        logger.addFilter(_DropMessage(BNB_KERNELS_NOTICE))
-
-
-#: transformers 5.17's logger of the trainer's special-token alignment, and its notice for Qwen3.
-TRAINER_UTILS_LOGGER = "transformers.trainer_utils"
-QWEN_BOS_NOTICE = "Updated tokens: {'bos_token_id': None}."
+        return not record.getMessage().startswith(self.text)
 
 
 class _DropSuffix(_DropMessage):
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().endswith(self.prefix)
+        return not record.getMessage().endswith(self.text)
+
+
+def _add_filter_once(logger_name: str, drop: _DropMessage) -> None:
+    logger = logging.getLogger(logger_name)
+    if not any(type(f) is type(drop) for f in logger.filters):
+        logger.addFilter(drop)
+
+
+def quiet_bitsandbytes_kernels_notice() -> None:
+    """Drop bitsandbytes' import-time notice ``BNB_KERNELS_NOTICE`` (``backends/cpu/ops.py``, CPUs
+    with avx512_bf16). Harmless: it then uses its own CPU 4-bit kernel; the suggested ``pip install
+    kernels`` would fetch kernels from the Hub, which offline cannot. Runs at ``import qwen3lab``.
+    Introduced in 00_setup."""
+    _add_filter_once(BNB_CPU_LOGGER, _DropMessage(BNB_KERNELS_NOTICE))
 
 
 def quiet_qwen_bos_notice() -> None:
-    """Drop transformers 5.17's warning at ``trainer.train()`` "The tokenizer has new PAD/BOS/EOS
-    tokens that differ from the model config ... Updated tokens: {'bos_token_id': None}."
-
-    Harmless for Qwen3: its ``config.json`` names ``<|endoftext|>`` as ``bos_token_id`` but its
-    tokenizer has no BOS token and never adds one (Qwen writes no BOS), so the trainer sets the
-    config's to None, which changes nothing in training or generation. Only the notice whose sole
-    change is that one is dropped; any other token change is still reported. Called by ``import qwen3lab``.
-    """
-    logger = logging.getLogger(TRAINER_UTILS_LOGGER)
-    if not any(isinstance(f, _DropSuffix) for f in logger.filters):
-        logger.addFilter(_DropSuffix(QWEN_BOS_NOTICE))
-
-
-# -- SwanLab ------------------------------------------------------------------------------------------
-
-SWANLAB_PROJECT_ENV = "SWANLAB_PROJECT"
-DEFAULT_SWANLAB_PROJECT = "qwen3lab"
-
-
-@contextlib.contextmanager
-def _without_env(name: str) -> Iterator[None]:
-    value = os.environ.pop(name, None)
-    try:
-        yield
-    finally:
-        if value is not None:
-            os.environ[name] = value
+    """Drop transformers' ``trainer_utils`` warning "The tokenizer has new PAD/BOS/EOS tokens ...
+    Updated tokens: {'bos_token_id': None}.": Qwen3 writes no BOS, so that change is none; any other
+    is still reported. Runs at ``import qwen3lab``. Introduced in 00_setup."""
+    _add_filter_once(TRAINER_UTILS_LOGGER, _DropSuffix(QWEN_BOS_NOTICE))
 
 
 def start_swanlab(mode: str, log_dir: str | Path, name: str | None = None) -> Path | None:
     """Start the SwanLab run that ``report_to="swanlab"`` logs into; its log folder, or None when it
     could not start (then train with ``report_to="none"``).
 
-    ``report_to="swanlab"`` alone fails in transformers' ``SwanLabCallback.setup`` with
-    ``RuntimeError: No active Run. Call swanlab.init() first.``: the callback asks
-    ``swanlab.get_run()`` whether a run is active, expecting None, and swanlab 0.10.3 raises instead.
-    With a run started here, the callback finds it and logs into it. Two more traps of the same version are handled: its
-    settings parse ``$SWANLAB_PROJECT`` as JSON and fail on a plain name (the variable is hidden
-    while it starts, and used as the project name); and cloud mode without ``swanlab login`` raises,
-    so the run falls back to offline (upload it later with ``swanlab sync <folder>``).
-    Introduced in 05_lora_training.
-    """
+    Alone, ``report_to="swanlab"`` fails in transformers' ``SwanLabCallback.setup`` ("No active Run":
+    ``swanlab.get_run()`` raises where None is expected). Also: swanlab parses ``$SWANLAB_PROJECT`` as
+    JSON (hidden while the run starts, used as the project name), and cloud mode without a login
+    raises (the run falls back to offline). Introduced in 05_lora_training."""
     import swanlab
 
     if mode == "disabled":
         return None
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    project = os.environ.get(SWANLAB_PROJECT_ENV) or DEFAULT_SWANLAB_PROJECT
+    project = os.environ.get("SWANLAB_PROJECT") or DEFAULT_SWANLAB_PROJECT
     modes = [mode] + (["offline"] if mode in ("cloud", "online") else [])
     for attempt in modes:
+        saved = os.environ.pop("SWANLAB_PROJECT", None)
         try:
-            with _without_env(SWANLAB_PROJECT_ENV):
-                swanlab.init(project=project, mode=attempt, log_dir=str(log_dir), name=name,
-                             settings=swanlab.Settings(interactive=False))
+            swanlab.init(project=project, mode=attempt, log_dir=str(log_dir), name=name,
+                         settings=swanlab.Settings(interactive=False))
             return log_dir
         except Exception as exc:  # not logged in, unreachable, a broken install: train anyway
             why = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             nxt = ("logging offline instead (`swanlab login`, then `swanlab sync <run folder>` to upload)"
                    if attempt != modes[-1] else "set report_to='none' to train without tracking")
             print(f"SwanLab could not start in {attempt!r} mode ({why}); {nxt}.")
+        finally:
+            if saved is not None:
+                os.environ["SWANLAB_PROJECT"] = saved
     return None
 
 
 def finish_swanlab() -> None:
-    """End the SwanLab run, if one is active (so the next run of the cell starts a new one).
+    """End the active SwanLab run, if any, without the ``swanlab sync`` hint it repeats.
 
-    swanlab 0.10.3 prints at ``finish`` the same ``swanlab sync <folder>`` hint it printed when the
-    run started: harmless, the first one already says where the run is and how to upload it, so
-    the repeat is not shown. Introduced in 05_lora_training."""
+    Introduced in 05_lora_training."""
     import io
 
     with contextlib.suppress(Exception), contextlib.redirect_stdout(io.StringIO()):
@@ -165,22 +129,15 @@ def finish_swanlab() -> None:
         swanlab.finish()
 
 
-# -- Unsloth's merge, offline -------------------------------------------------------------------------
-
-
 def use_cached_merge_base(model) -> str | None:
-    """Workaround (unsloth_zoo 2026.10.9, GPU): offline, point ``save_pretrained_merged`` at the
-    16-bit base in the local cache. Returns that folder, or None where nothing needs changing.
+    """Offline, point ``save_pretrained_merged`` at the 16-bit base in the local cache; that folder,
+    or None where nothing needs changing (online, or the name is already a folder).
 
-    ``merge_and_overwrite_lora`` finds the base to merge into from ``model.config._name_or_path``
-    (a Hub id such as ``unsloth/Qwen3-8B``). It looks for a local folder of that name, and then asks
-    the Hub; with ``HF_HUB_OFFLINE=1`` that question raises "could not reach the Hugging Face Hub"
-    although the base is in the cache (measured on the H200 with the rehearsal hub, 2026-12-02).
-    A folder it takes at once, so offline, the Hub id is replaced by the cached snapshot's folder
-    (the unquantized base: the name is first mapped as Unsloth maps it for ``load_in_4bit=False``).
-    Online, or when the name is already a folder, the model is left as it is. A base missing from
-    the cache is a ``FileNotFoundError`` that names the repo and the cache. Unsloth's CPU path
-    merges without asking, so on a CPU this changes the name only. Introduced in 06_saving_and_chat."""
+    unsloth_zoo's ``saving_utils.determine_base_model_source`` resolves ``config._name_or_path``
+    (a Hub id) by asking the Hub, which raises under ``HF_HUB_OFFLINE=1`` although the base is
+    cached; a folder it takes at once. The id is first mapped as Unsloth maps it for
+    ``load_in_4bit=False``. A base missing from the cache is a ``FileNotFoundError`` naming the repo
+    and the cache. Introduced in 06_saving_and_chat."""
     from huggingface_hub import constants, snapshot_download
 
     name = str(model.config._name_or_path)
@@ -196,27 +153,20 @@ def use_cached_merge_base(model) -> str | None:
         folder = snapshot_download(base, local_files_only=True)
     except Exception as err:  # noqa: BLE001 - LocalEntryNotFoundError and its relatives
         raise FileNotFoundError(
-            f"HF_HUB_OFFLINE=1, and {base} (the 16-bit base save_pretrained_merged merges into) is not in the cache "
-            f"{constants.HF_HUB_CACHE}: fill that cache where the Hub is reachable (docs/gpu.md), or unset "
-            "HF_HUB_OFFLINE") from err
+            f"HF_HUB_OFFLINE=1, and {base} (the 16-bit base save_pretrained_merged merges into) is not in "
+            f"the cache {constants.HF_HUB_CACHE}: fill that cache where the Hub is reachable (docs/gpu.md), "
+            "or unset HF_HUB_OFFLINE") from err
     model.config._name_or_path = folder
     return folder
 
 
 def keep_adapter_dtype(trainer) -> None:
-    """Make ``trainer.train(resume_from_checkpoint=...)`` keep the LoRA weights in the dtype they
-    were trained in.
+    """Make ``trainer.train(resume_from_checkpoint=...)`` keep the LoRA weights in their trained dtype.
 
-    transformers 5.17's ``Trainer._load_from_checkpoint`` reloads a PEFT adapter with
-    ``model.load_adapter(checkpoint, ..., is_trainable=True)``, and PEFT 0.21's ``load_adapter``
-    defaults to ``autocast_adapter_dtype=True``, which casts bfloat16 and float16 adapter weights to
-    float32. A resumed run then trains float32 LoRA weights where the uninterrupted one trained
-    bfloat16 ones: its losses drift from the uninterrupted run's (1.2e-4 at a loss of 11.7 on the
-    tiny model) and the adapter it saves is twice the size. This wraps the trainer's
-    ``_load_from_checkpoint`` to cast each trainable parameter back to its dtype before the load.
-    Seen with transformers 5.17.0 and PEFT 0.21.2 (``peft/peft_model.py``, ``load_adapter``);
-    ``tests/test_train.py`` fails once upstream keeps the dtype (the wrapper then changes nothing).
-    Introduced in 05_lora_training."""
+    transformers' ``Trainer._load_from_checkpoint`` reloads the adapter with PEFT's
+    ``PeftModel.load_adapter``, whose default ``autocast_adapter_dtype=True`` casts bf16/fp16
+    adapter weights to float32: the resumed run's losses drift from the uninterrupted one's.
+    The wrapper casts each trainable parameter back after the load. Introduced in 05_lora_training."""
     load = trainer._load_from_checkpoint
 
     def load_keeping_dtype(resume_from_checkpoint, model=None):
@@ -231,17 +181,12 @@ def keep_adapter_dtype(trainer) -> None:
 
 
 def fresh_optimizer(trainer) -> None:
-    """Make the next ``trainer.train(resume_from_checkpoint=...)`` in this process build its optimizer
-    and schedule anew from the checkpoint, as a new process would.
+    """Make the next ``trainer.train(resume_from_checkpoint=...)`` in this process build its
+    optimizer and schedule anew, as a new process would.
 
-    A workaround for resuming in the same process (notebook 05 interrupts and resumes its own run):
-    transformers 5.17 creates an optimizer only when ``trainer.optimizer`` is None, so the second
-    ``train()`` keeps the first call's, while resuming reloads the adapter through PEFT's
-    ``load_adapter``, which puts new LoRA parameter tensors into the model. The kept optimizer then
-    steps the old tensors and the resumed steps change no weight the model uses.
-    Seen with transformers 5.17.0 (``Trainer._inner_training_loop``); ``tests/test_train.py``
-    (``test_a_run_resumed_in_the_same_process_trains_the_reloaded_adapter``) tests it.
-    Introduced in 05_lora_training."""
+    transformers' ``Trainer._inner_training_loop`` keeps an existing ``trainer.optimizer``, but
+    resuming puts new LoRA tensors into the model (PEFT's ``load_adapter``): the kept optimizer
+    would step the old ones. Introduced in 05_lora_training."""
     trainer.optimizer = None
     trainer.lr_scheduler = None
 
@@ -251,25 +196,18 @@ def fresh_optimizer(trainer) -> None:
 def plain_cpu_device() -> None:
     """Make the trainer's device ``cpu``, not ``cpu:0``, in a run of several CPU processes.
 
-    accelerate 1.15 (``PartialState.set_device``) gives each process of a multi-process CPU run
-    ``torch.device("cpu", local_rank % torch.cpu.device_count())``, that is ``cpu:0``; with
-    ``world_size > 1``, transformers 5.17's ``Trainer._load_optimizer_and_scheduler`` loads
-    ``optimizer.pt`` with ``map_location=args.device``, and torch 2.13's ``_cpu_deserialize`` accepts
-    only ``"cpu"``: resuming (05's section 8) fails with ``... (tagged with cpu:0)``.
-    ``PartialState`` reads its device from ``ACCELERATE_TORCH_DEVICE``, so that is set (a user's
-    value stays). ``tests/test_ddp.py`` (``test_a_cpu_device_with_an_index_cannot_load_a_checkpoint``)."""
+    accelerate's ``PartialState.set_device`` gives each CPU process ``cpu:0``; transformers'
+    ``Trainer._load_optimizer_and_scheduler`` then loads ``optimizer.pt`` with that as
+    ``map_location``, which torch's ``_cpu_deserialize`` refuses ("tagged with cpu:0").
+    ``ACCELERATE_TORCH_DEVICE`` is set unless the user set it."""
     os.environ.setdefault("ACCELERATE_TORCH_DEVICE", "cpu")
 
 
 def checkpoint_barrier():
-    """A ``TrainerCallback`` that holds every process after each checkpoint until all have written
-    their part.
+    """A ``TrainerCallback`` that holds every process after each checkpoint until all wrote their part.
 
-    transformers 5.17's ``Trainer._save_checkpoint`` writes the adapter, optimizer and
-    ``trainer_state.json`` from rank 0 and each process's ``rng_state_<rank>.pth``, with no barrier
-    after them. Notebook 05 resumes at once after a checkpoint: a process that gets there first reads
-    it while rank 0 is still writing (``FileNotFoundError: ... trainer_state.json``, or a half-written
-    ``optimizer.pt``). ``on_save`` runs in every process after its part. ``tests/test_ddp.py``."""
+    transformers' ``Trainer._save_checkpoint`` has no barrier after rank 0's files, so a process
+    resuming at once can read a half-written checkpoint."""
     from transformers import TrainerCallback
 
     class CheckpointBarrier(TrainerCallback):
@@ -283,16 +221,12 @@ def checkpoint_barrier():
 
 
 def rewrap_before_each_train(trainer) -> None:
-    """Give every ``trainer.train()`` call after the first a new DDP wrapper, over the model's
-    parameters as they are then.
+    """Give every ``trainer.train()`` after the first a new DDP wrapper over the current parameters.
 
-    transformers 5.17 keeps the first call's ``DistributedDataParallel`` wrapper on a second
-    ``train()`` in the same process (``_wrap_model``: "if already wrapped, don't re-wrap it again"),
-    but resuming loads the adapter with PEFT 0.21's ``load_adapter``, which puts new parameters in
-    place of the LoRA weights: the old wrapper no longer all-reduces the parameters that train, and
-    each process silently steps on its own rows' gradient (the tiny model's first resumed step: grad
-    norm 0.343 on 2 processes, 0.192 on one). Dropping the old wrapper, and the accelerator's
-    reference to it, makes ``train()`` wrap anew. ``tests/test_ddp.py`` (the two-process run)."""
+    transformers' ``_wrap_model`` keeps the first call's ``DistributedDataParallel`` wrapper, but
+    resuming replaces the LoRA parameters (PEFT's ``load_adapter``): the old wrapper no longer
+    all-reduces them and each process silently trains on its own gradient. Dropping the wrapper and
+    the accelerator's reference to it makes ``train()`` wrap anew."""
     inner = trainer.train
 
     def train(*args, **kwargs):
@@ -306,6 +240,6 @@ def rewrap_before_each_train(trainer) -> None:
     trainer.train = train
 
 
-__all__ = ["DEFAULT_SWANLAB_PROJECT", "checkpoint_barrier", "finish_swanlab", "fresh_optimizer", "keep_adapter_dtype",
-           "plain_cpu_device", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice", "rewrap_before_each_train",
-           "start_swanlab", "use_cached_merge_base"]
+__all__ = ["DEFAULT_SWANLAB_PROJECT", "checkpoint_barrier", "finish_swanlab", "fresh_optimizer",
+           "keep_adapter_dtype", "plain_cpu_device", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice",
+           "rewrap_before_each_train", "start_swanlab", "use_cached_merge_base"]

@@ -1,12 +1,5 @@
-"""Token lengths of the rendered rows, their statistics, and what to do with rows that are too long.
-
-Notebook 03 renders both sets with the source's ``tokenizer.apply_chat_template(...,
-tokenize=False)``; what it then needs to know is how long each row is in tokens, since
-``max_seq_length`` is counted in tokens and a step's time and memory grow with them.
-``count_tokens`` gives ``len(tokenizer(text).input_ids)`` for every row, ``length_stats`` the
-table, ``apply_length_policy`` applies ``cfg.length_policy`` to the rows over the limit.
-
-Introduced in 03_dataset_cleaning.
+"""Token lengths of the rendered rows (``max_seq_length`` is counted in tokens), their statistics,
+and ``cfg.length_policy`` for the rows over the limit. Introduced in 03_dataset_cleaning.
 """
 
 from __future__ import annotations
@@ -27,16 +20,9 @@ QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| 
 LENGTH_POLICIES = ("report", "drop")
 
 
-def _byte_level_table() -> dict[int, str]:
-    """GPT-2's byte -> printable character map that byte-level BPE vocabularies are written in."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    extra = (b for b in range(256) if b not in printable)
-    return {**{b: chr(b) for b in printable}, **{b: chr(256 + n) for n, b in enumerate(extra)}}
-
-
 class _Memo(dict):
-    """A dict that computes a missing value with ``fn``; keeps keys up to ``max_key`` characters
-    (long ones rarely come back) and forgets everything past ``limit`` keys."""
+    """Computes a missing value with ``fn``; keeps only short keys (long ones rarely come back), and
+    forgets everything past ``limit`` keys."""
 
     def __init__(self, fn, limit: int = 1_000_000, max_key: int = 48):
         super().__init__()
@@ -54,28 +40,24 @@ class _Memo(dict):
 class TokenCounter:
     """``len(tokenizer(text).input_ids)`` for many texts, fast, exactly.
 
-    Why our own: on a CPU the Qwen tokenizer spends ~90% of its time in its pre-tokenizer regex.
-    Counting both full-size sets (119,252 rows, 133 million tokens) took 29 s this way in one
-    process, against about 520 s for ``tokenizer(texts)`` with its Rust threads on (measured on
-    4,000 rows, scaled by characters; same counts), on 2 shared cores (``make bench-data``,
-    2026-12-01).
-    For the Qwen2/Qwen3 tokenizer we count the way it splits, with caches: text is cut at its
-    added tokens (``<|im_start|>``, ``<think>``...), each piece is cut into "chunks" at every space
-    that follows a non-space character (the pattern has no look-behind and only ever puts a space
-    at the start of a piece, so no piece crosses such a cut), and each distinct chunk is
-    NFC-normalised, split with the same pattern and BPE-encoded once by the tokenizer's own model.
-    Tested equal to the tokenizer on every bundled row and on edge cases (tests/test_clean.py).
-    Any other tokenizer is simply called.
+    On a CPU the Qwen tokenizer spends most of its time in its pre-tokenizer regex, so for the
+    Qwen2/Qwen3 tokenizer we count the way it splits, with caches: text is cut at its added tokens
+    (``<|im_start|>``, ``<think>``...), each piece into "chunks" at every space that follows a
+    non-space (the pattern only ever puts a space at the start of a piece, so no piece crosses such
+    a cut), and each distinct chunk is NFC-normalised, split with the same pattern and BPE-encoded
+    once by the tokenizer's own model (benchmarks/bench_data.py times it). Tested equal to the
+    tokenizer on every bundled row and on edge cases. Any other tokenizer is simply called.
     """
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
-        spec = _backend_spec(tokenizer)
+        try:
+            spec = json.loads(tokenizer.backend_tokenizer.to_str())
+        except (AttributeError, ValueError):
+            spec = None
         self.fast = spec is not None and _supports_fast_count(tokenizer, spec)
-        if self.fast:
-            self._build(spec)
-
-    def _build(self, spec: dict) -> None:
+        if not self.fast:
+            return
         import regex
 
         added = sorted({a["content"] for a in spec["added_tokens"]}, key=len, reverse=True)
@@ -83,7 +65,11 @@ class TokenCounter:
         self._chunk = re.compile(r"(?s).*?\S(?= )|.+")
         pieces = regex.compile(QWEN2_PATTERN).findall
         model = self.tokenizer.backend_tokenizer.model
-        table = str.maketrans({chr(b): c for b, c in _byte_level_table().items()})
+        # GPT-2's byte -> printable character map that byte-level BPE vocabularies are written in
+        printable = {*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1),
+                     *range(ord("®"), ord("ÿ") + 1)}
+        unprintable = (b for b in range(256) if b not in printable)
+        table = str.maketrans({chr(b): chr(256 + n) for n, b in enumerate(unprintable)})
         bpe = _Memo(lambda p: len(model.tokenize(p.encode("utf-8").decode("latin-1").translate(table))))
         self._chunks = _Memo(lambda c: sum(map(bpe.__getitem__, pieces(unicodedata.normalize("NFC", c)))))
         self._after_space = _Memo(lambda part: self._chunks[" " + part])  # the chunk " " + part
@@ -111,14 +97,6 @@ class TokenCounter:
             ids = self.tokenizer(list(texts[start:start + 1000]), return_attention_mask=False)["input_ids"]
             out[start:start + len(ids)] = [len(x) for x in ids]
         return out
-
-
-def _backend_spec(tokenizer) -> dict | None:
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    try:
-        return json.loads(backend.to_str()) if backend is not None else None
-    except (AttributeError, ValueError):
-        return None
 
 
 def _supports_fast_count(tokenizer, spec: dict) -> bool:
@@ -151,8 +129,7 @@ _COUNTERS: dict[int, TokenCounter] = {}
 def count_tokens(texts: Sequence[str], tokenizer) -> np.ndarray:
     """Token count of each text, as ``len(tokenizer(text).input_ids)`` (see ``TokenCounter``).
 
-    Introduced in 03_dataset_cleaning.
-    """
+    Introduced in 03_dataset_cleaning."""
     counter = _COUNTERS.get(id(tokenizer))
     if counter is None or counter.tokenizer is not tokenizer:
         counter = _COUNTERS[id(tokenizer)] = TokenCounter(tokenizer)
@@ -160,11 +137,9 @@ def count_tokens(texts: Sequence[str], tokenizer) -> np.ndarray:
 
 
 def length_stats(lengths: Mapping[str, Sequence[int]], *, max_seq_length: int | None = None):
-    """Token-length statistics, one row per set: rows, tokens, mean, p50, p90, p99, max and, with
-    ``max_seq_length``, how many rows are longer. ``lengths``: name -> token counts.
-
-    Introduced in 03_dataset_cleaning.
-    """
+    """Token-length statistics, one row per set (``lengths``: name -> token counts): rows, tokens,
+    mean, p50, p90, p99, max and, with ``max_seq_length``, how many rows are longer.
+    Introduced in 03_dataset_cleaning."""
     import pandas as pd
 
     rows = {}
@@ -182,14 +157,10 @@ def length_stats(lengths: Mapping[str, Sequence[int]], *, max_seq_length: int | 
 
 def apply_length_policy(texts: Sequence[str], lengths: Sequence[int], *, max_seq_length: int,
                         policy: str) -> tuple[list[str], np.ndarray]:
-    """(texts, lengths) after ``policy`` (``cfg.length_policy``) for the rows longer than ``max_seq_length``:
-
-    * ``"drop"``: remove them (a reasoning row cut at the limit loses its answer, and the model
-      would learn to stop mid-thought);
-    * ``"report"``: keep them; SFTTrainer cuts each to ``max_seq_length`` tokens when it tokenizes.
-
-    Introduced in 03_dataset_cleaning.
-    """
+    """(texts, lengths) after ``policy`` (``cfg.length_policy``) for the rows longer than
+    ``max_seq_length``: ``"drop"`` removes them (a reasoning row cut at the limit loses its answer,
+    and the model would learn to stop mid-thought); ``"report"`` keeps them, and SFTTrainer cuts
+    each to ``max_seq_length`` tokens. Introduced in 03_dataset_cleaning."""
     if policy not in LENGTH_POLICIES:
         raise DataError(f"length_policy={policy!r} is not one of {list(LENGTH_POLICIES)} ('report' keeps long "
                         "rows and lets SFTTrainer cut them at max_seq_length)")

@@ -1,14 +1,10 @@
 """How many rows of each set the mix of notebook 04 takes: the source's formula and the corrected one.
 
-The source tutorial keeps every reasoning row and says ``chat_percentage = 0.75`` means 75% chat
-rows, but samples ``int(len(reasoning) * (1.0 - chat_percentage))`` chat rows: on the full sets
-int(19,252 x 0.25) = 4,813, i.e. 4,813 / 24,065 = 20% chat (unslothai/notebooks issue 38,
-https://github.com/unslothai/notebooks/issues/38). The share ``p`` holds with
-``n_chat = int(n_reasoning * p / (1 - p))``: 57,756 chat rows at 0.75, which FineTome's 100,000
-have. When the chat rows run out (the bundled 480 against the 720 that 240 reasoning rows need),
-the corrected mix takes every chat row and ``int(n_chat * (1 - p) / p)`` reasoning rows instead.
-
-Introduced in 04_sampling.
+The source tutorial says ``chat_percentage = 0.75`` means 75% chat rows but samples
+``int(len(reasoning) * (1.0 - chat_percentage))`` chat rows, a 20% share on the full sets
+(https://github.com/unslothai/notebooks/issues/38). The share ``p`` holds with
+``n_chat = int(n_reasoning * p / (1 - p))``; when the chat rows run out, the corrected mix takes
+every chat row and ``int(n_chat * (1 - p) / p)`` reasoning rows instead. Introduced in 04_sampling.
 """
 
 from __future__ import annotations
@@ -37,28 +33,22 @@ class Mix:
         return self.chat / self.total if self.total else 0.0
 
 
-def check_percentage(chat_percentage) -> float:
-    """``chat_percentage`` as a float in [0, 1], or a ``DataError`` that says why not. Introduced in 04_sampling."""
-    if isinstance(chat_percentage, bool) or not isinstance(chat_percentage, Real):
-        raise DataError(f"chat_percentage={chat_percentage!r} must be a number in [0, 1], e.g. 0.75 (the source "
-                        "tutorial's: 75% chat rows)")
-    value = float(chat_percentage)
-    if math.isnan(value) or not 0.0 <= value <= 1.0:
-        raise DataError(f"chat_percentage={chat_percentage!r} is outside [0, 1]: it is the share of chat rows in "
-                        "the mix (0 = only reasoning, 1 = only chat)")
-    return value
-
-
 def mix_counts(n_reasoning: int, n_chat: int, chat_percentage: float) -> tuple[Mix, Mix]:
     """(the source's formula, the corrected one) for sets of ``n_reasoning`` and ``n_chat`` rows.
 
-    The source's: every reasoning row and ``int(n_reasoning * (1.0 - p))`` chat rows, what its
-    ``pd.Series(...).sample(...)`` asks for (pandas refuses when that exceeds ``n_chat``). The
-    corrected: chat rows make up ``p`` of the mix (to the row), every row of the set that runs
-    out first; 0 and 1 give only reasoning or only chat rows. ``DataError`` for a ``p`` outside
-    [0, 1] or sets too small to mix at ``p``. Introduced in 04_sampling.
+    The source's: every reasoning row and ``int(n_reasoning * (1.0 - p))`` chat rows (what its
+    ``pd.Series(...).sample(...)`` asks for). The corrected: chat rows make up ``p`` of the mix (to
+    the row), every row of the set that runs out first; 0 and 1 give only reasoning or only chat
+    rows. ``DataError`` for a ``p`` outside [0, 1] or sets too small to mix at ``p``.
+    Introduced in 04_sampling.
     """
-    p = check_percentage(chat_percentage)
+    if isinstance(chat_percentage, bool) or not isinstance(chat_percentage, Real):
+        raise DataError(f"chat_percentage={chat_percentage!r} must be a number in [0, 1], e.g. 0.75 (the source "
+                        "tutorial's: 75% chat rows)")
+    p = float(chat_percentage)
+    if math.isnan(p) or not 0.0 <= p <= 1.0:
+        raise DataError(f"chat_percentage={chat_percentage!r} is outside [0, 1]: it is the share of chat rows in "
+                        "the mix (0 = only reasoning, 1 = only chat)")
     source = Mix(n_reasoning, int(n_reasoning * (1.0 - p)))
     if p == 0.0:
         corrected = Mix(n_reasoning, 0)
@@ -74,4 +64,4 @@ def mix_counts(n_reasoning: int, n_chat: int, chat_percentage: float) -> tuple[M
     return source, corrected
 
 
-__all__ = ["Mix", "check_percentage", "mix_counts"]
+__all__ = ["Mix", "mix_counts"]

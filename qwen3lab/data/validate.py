@@ -1,14 +1,9 @@
 """Checking conversations before the chat template sees them: a report that names the row and the field.
 
-``validate_conversations`` reads every row (not a sample) of a ``conversations`` column of
-``{"role", "content"}`` turns, as ``generate_conversation`` and Unsloth's
-``standardize_sharegpt`` write them. Problems a learner can fix or drop go into a
-``ValidationReport``; data that cannot be checked at all (no such column, ShareGPT turns not yet
-standardized, a column of strings) raises ``DataError`` at once. ``role_counts`` makes the roles
-of the whole set visible: Unsloth's ``standardize_sharegpt`` infers the format from the first 10
-rows and fails later, inside ``map``, with a bare ``KeyError`` on a role it does not know.
-
-Introduced in 03_dataset_cleaning.
+Problems a learner can fix or drop go into a ``ValidationReport``; data that cannot be checked at
+all raises ``DataError`` at once. ``role_counts`` and ``check_sharegpt`` look at every row, where
+Unsloth's ``standardize_sharegpt`` infers the format from the first rows and fails later with a
+bare ``KeyError``. Introduced in 03_dataset_cleaning.
 """
 
 from __future__ import annotations
@@ -19,10 +14,10 @@ from dataclasses import dataclass, field
 #: The roles a training conversation may use (the Qwen3 template also knows "tool"; our data does not).
 ROLES = ("system", "user", "assistant")
 
-#: What to do about each kind of problem, printed with the report (in Chinese, as a learner reads it).
 #: The strings Qwen3's chat template writes around turns: inside a turn's text they forge a turn.
 CONTROL_TOKENS = ("<|im_start|>", "<|im_end|>", "<|endoftext|>")
 
+#: What to do about each kind of problem, printed with the report (in Chinese, as a learner reads it).
 FIXES: dict[str, str] = {
     "null_conversation": "这一行没有对话（None）：删掉这一行",
     "empty_conversation": "对话一个回合也没有：删掉这一行",
@@ -43,8 +38,7 @@ FIXES: dict[str, str] = {
 class DataError(ValueError):
     """A data set (or a setting) that cannot be used; the message names the row, the field and the fix.
 
-    Introduced in 03_dataset_cleaning.
-    """
+    Introduced in 03_dataset_cleaning."""
 
 
 @dataclass(frozen=True)
@@ -168,24 +162,19 @@ def _row_problems(row: int, conversation) -> list[Problem]:
 
 
 def validate_conversations(dataset) -> ValidationReport:
-    """Check every row's ``conversations`` (role/content turns); the problems are listed in ``FIXES``.
-
-    ``dataset``: a ``datasets.Dataset`` with a ``conversations`` column, or a list of
-    conversations. Raises ``DataError`` when it cannot be checked at all. Reading and checking
-    FineTome's 100,000 rows takes about 2 s on a 2-core CPU (benchmarks/bench_data.py).
-    Introduced in 03_dataset_cleaning.
-    """
+    """Check every row's ``conversations`` (role/content turns, as ``generate_conversation`` and
+    ``standardize_sharegpt`` write them) of a ``datasets.Dataset`` or a list of conversations; the
+    kinds of problem are those of ``FIXES``. ``DataError`` when it cannot be checked at all (no such
+    column, ShareGPT turns not yet standardized, a column of strings). Introduced in 03_dataset_cleaning."""
     conversations = _conversations(dataset, ("role", "content"))
     problems = [p for row, conversation in enumerate(conversations) for p in _row_problems(row, conversation)]
     return ValidationReport(n_rows=len(conversations), problems=problems)
 
 
 def role_counts(dataset, key: str | None = None) -> dict[str, int]:
-    """How many turns of each role the whole data set has, most frequent first.
-
-    ``key``: the turn field that holds the role, "from" (ShareGPT) or "role"; found if None.
-    Introduced in 03_dataset_cleaning.
-    """
+    """How many turns of each role the whole data set has, most frequent first; ``key``: the turn
+    field that holds the role, "from" (ShareGPT) or "role", found if None.
+    Introduced in 03_dataset_cleaning."""
     from datasets import Dataset
 
     if key is None:
@@ -197,7 +186,7 @@ def role_counts(dataset, key: str | None = None) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-#: The ShareGPT role names Unsloth 2026.10.9's ``standardize_sharegpt`` maps (to system, user, assistant).
+#: The ShareGPT role names Unsloth's ``standardize_sharegpt`` maps (to system, user, assistant).
 SHAREGPT_ROLES = ("system", "human", "user", "input", "gpt", "assistant", "output")
 
 

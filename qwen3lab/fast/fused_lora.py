@@ -1,37 +1,23 @@
 """A LoRA layer on a 4-bit weight with the LoRA sum inside the frozen product, not after it.
 
-PEFT computes a LoRA layer on a bitsandbytes ``Linear4bit`` as ``base(x) + B(A(x)) * scaling``.
-Compiled by torch.compile (Unsloth's per-layer regions under ``FastModel``), the sum becomes an
-out-of-place ``addmm(base, xA, B^T)``, and ATen's out-of-place ``addmm`` first copies ``base`` into
-its output: on an H100 at max_seq_length 2048, 252 device-to-device copies (13.6 ms of a 0.55 s
-step), before a rank-r product that reads and writes the whole output once more.
-
-``qlora_linear`` and ``qlora_linear_backward`` are operators that torch.compile leaves opaque, so
-their in-place products stay in place (with ``xa = x·A^T`` and ``B' = scaling·B``):
+PEFT computes a LoRA layer on a bitsandbytes ``Linear4bit`` as ``base(x) + B(A(x)) * scaling``;
+compiled by torch.compile, the sum becomes an out-of-place ``addmm``, which first copies ``base``
+into its output. ``qlora_linear`` and ``qlora_linear_backward`` are operators that torch.compile
+leaves opaque, so their in-place products stay in place (``xa = x·A^T``, ``B' = scaling·B``):
 
     forward    out = xa·B'^T;  out += x·W^T          cuBLAS adds ``out`` in its epilogue
     backward   dX = (dY·B')·A;  dX += dY·W;  dA = (dY·B')^T·x;  dB' = dY^T·xa
 
 The NF4 dequantize of ``W`` and the casts of LoRA's float32 weights stay in the compiled graph,
-which launches them as cheaply as its own kernels (the first version launched them from inside
-the operator, and the host time that cost outweighed the copies saved). ``W`` is dequantized again
-for the backward, as bitsandbytes does, so no 16-bit copy of a frozen weight outlives its product,
-unless ``keep_dequantized`` is asked to keep one per layer for the whole of training (where the card
-has the memory: ``recipe.fit_recipe`` decides, and ``speedup.KeepDequantized``, a trainer callback,
-keeps them from the start of ``trainer.train()`` to its end).
-``install`` gives each eligible layer this forward (one vanilla LoRA adapter, no dropout, no bias);
-any other call, and every call without gradients (generation), takes the layer's own forward.
-
-``keep_dequantized(model, fp8=True)`` (``cfg.fp8_frozen``) keeps the frozen weights in e4m3
-instead, and ``qlora_linear_fp8`` and its backward run the frozen products in FP8 (row-scaled
-inputs and gradients, ``rowwise_fp8``); LoRA's products and gradients stay in 16 bits.
-
-Measured on an H100 with the Qwen3-8B shape (docs/benchmarks.md): 2.5% more trained tokens per
-second at max_seq_length 2048 (5% less kernel time), the same loss within 0.02%; keeping the
-weights dequantized, 2.2% more again (the forward no longer waits on the host's launches); in
-FP8, 1.18x bf16 (16,324 trained tokens/s), the loss within 0.22% of bf16's.
-Introduced in 05_lora_training (``qwen3lab.fast.speed_up`` installs it where ``cfg.fused_lora``; the full
-profile turns it on).
+which launches them more cheaply than the operator could. ``W`` is dequantized again for the
+backward, as bitsandbytes does, unless ``keep_dequantized`` keeps a 16-bit copy per layer while
+training (where ``recipe.fit_recipe`` finds the memory; ``speedup.KeepDequantized`` does it);
+``keep_dequantized(model, fp8=True)`` keeps e4m3 copies instead, and the frozen products run in
+FP8 (``qlora_linear_fp8``, inputs and gradients row-scaled by ``rowwise_fp8``). ``install`` gives
+each eligible layer this forward (one vanilla LoRA adapter, no dropout, no bias); any other call,
+and every call without gradients (generation), takes the layer's own forward.
+Measurements: docs/benchmarks.md. Introduced in 05_lora_training (``qwen3lab.fast.speed_up``
+installs it where ``cfg.fused_lora``).
 """
 
 import os
@@ -42,12 +28,13 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+
 def _dequantize(weight: Tensor, absmax: Tensor, code: Tensor, absmax2: Optional[Tensor], code2: Optional[Tensor],
                 offset: Optional[Tensor], blocksize: int, blocksize2: int, quant_type: str,
                 shape: tuple[int, int], dtype: torch.dtype) -> Tensor:
-    """The ``[out, in]`` weight in ``dtype``. Where Unsloth registered its NF4 dequantize as a Triton
-    operator (CUDA), that operator, which torch.compile schedules and launches like its own
-    kernels; elsewhere bitsandbytes' dequantize."""
+    """The ``[out, in]`` weight in ``dtype``: through Unsloth's NF4 dequantize where it registered
+    one as a Triton operator (CUDA), which torch.compile schedules like its own kernels; elsewhere
+    bitsandbytes'."""
     if weight.is_cuda and quant_type == "nf4" and code2 is not None and _UNSLOTH_NF4[0]:
         return torch.ops.unsloth.dequantize_nf4(weight, absmax, code2, absmax2, offset, code, blocksize,
                                                 blocksize2, list(shape), dtype)
@@ -65,9 +52,8 @@ def _dequantize(weight: Tensor, absmax: Tensor, code: Tensor, absmax2: Optional[
 _UNSLOTH_NF4 = [False]
 
 
-#: The ``qwen3lab`` operator namespace. Its operators are defined at this low level rather than
-#: with ``torch.library.custom_op``, whose wrapper costs about 50 us of host time per call (504
-#: calls a step for Qwen3-8B: with FP8 the host, not the GPU, set the pace of the forward).
+#: The ``qwen3lab`` operator namespace, defined at this low level rather than with
+#: ``torch.library.custom_op``, whose Python wrapper adds host time to every call.
 _LIBRARY = torch.library.Library("qwen3lab", "DEF")
 
 
@@ -96,6 +82,13 @@ def _fake_backward(x, w, a, b):
     return dx, a.new_empty(a.shape), b.new_empty(b.shape)
 
 
+def _lora_grads(grad: Tensor, x: Tensor, xa: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The 2-D gradient, ``dY·b`` and LoRA's gradients ``(da, db)`` of a ``qlora_linear`` product."""
+    g = grad.reshape(-1, grad.shape[-1])
+    d_xa = g @ b  # [rows, r]
+    return g, d_xa, d_xa.t() @ x.reshape(-1, x.shape[-1]), g.t() @ xa.reshape(-1, xa.shape[-1])
+
+
 @_operator("qlora_linear(Tensor x, Tensor w, Tensor a, Tensor b) -> (Tensor, Tensor)", _fake_linear)
 def qlora_linear(x: Tensor, w: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
     """``(x·w^T + (x·a^T)·b^T, x·a^T)`` with the sum in the frozen product's epilogue, for the
@@ -114,11 +107,7 @@ def qlora_linear(x: Tensor, w: Tensor, a: Tensor, b: Tensor) -> tuple[Tensor, Te
 def qlora_linear_backward(grad: Tensor, x: Tensor, xa: Tensor, w: Tensor, a: Tensor,
                           b: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """``(dX, da, db)`` of ``qlora_linear``; ``dX`` is empty when ``w`` is (no input gradient needed)."""
-    g = grad.reshape(-1, grad.shape[-1])
-    x2, xa2 = x.reshape(-1, x.shape[-1]), xa.reshape(-1, xa.shape[-1])
-    d_xa = g @ b  # [rows, r]
-    grad_b = g.t() @ xa2
-    grad_a = d_xa.t() @ x2
+    g, d_xa, grad_a, grad_b = _lora_grads(grad, x, xa, b)
     if w.numel() == 0:
         return x.new_empty(0), grad_a, grad_b
     dx = d_xa @ a
@@ -129,13 +118,11 @@ def qlora_linear_backward(grad: Tensor, x: Tensor, xa: Tensor, w: Tensor, a: Ten
 class _QLoRA(torch.autograd.Function):
     """``qlora_linear`` with its dequantize on both sides: the forward dequantizes ``W`` for the
     frozen product and the backward again for ``dX`` (only when ``x`` needs a gradient), so no
-    16-bit copy of a frozen weight is kept between them (about 15 GB for all of Qwen3-8B's)."""
+    16-bit copy of a frozen weight is kept between them."""
 
     @staticmethod
     def forward(ctx, x, a, b, weight, absmax, code, absmax2, code2, offset, meta):
-        blocksize, blocksize2, quant_type, shape = meta
-        w = _dequantize(weight, absmax, code, absmax2, code2, offset, blocksize, blocksize2, quant_type,
-                        shape, x.dtype)
+        w = _dequantize(weight, absmax, code, absmax2, code2, offset, *meta, x.dtype)
         out, xa = qlora_linear(x, w, a, b)
         ctx.save_for_backward(x, xa, a, b, weight, absmax, code, absmax2, code2, offset)
         ctx.meta = meta
@@ -144,10 +131,8 @@ class _QLoRA(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         x, xa, a, b, weight, absmax, code, absmax2, code2, offset = ctx.saved_tensors
-        blocksize, blocksize2, quant_type, shape = ctx.meta
         if ctx.needs_input_grad[0]:
-            w = _dequantize(weight, absmax, code, absmax2, code2, offset, blocksize, blocksize2, quant_type,
-                            shape, x.dtype)
+            w = _dequantize(weight, absmax, code, absmax2, code2, offset, *ctx.meta, x.dtype)
         else:
             w = x.new_empty(0)
         dx, grad_a, grad_b = qlora_linear_backward(grad, x, xa, w, a, b)
@@ -219,11 +204,7 @@ def qlora_linear_fp8_backward(grad: Tensor, gq: Tensor, gs: Tensor, x: Tensor, x
     """``(dX, da, db)`` of ``qlora_linear_fp8``: ``dX``'s frozen product in FP8 from the gradient's
     rows ``gq`` (scales ``gs``) and the transposed weight ``wtq`` ``[in, out]`` (scales ``wts``
     ``[1, in]``); LoRA's gradients in 16 bits. ``dX`` is empty when ``wtq`` is."""
-    g = grad.reshape(-1, grad.shape[-1])
-    x2, xa2 = x.reshape(-1, x.shape[-1]), xa.reshape(-1, xa.shape[-1])
-    d_xa = g @ b
-    grad_b = g.t() @ xa2
-    grad_a = d_xa.t() @ x2
+    _, d_xa, grad_a, grad_b = _lora_grads(grad, x, xa, b)
     if wtq.numel() == 0:
         return x.new_empty(0), grad_a, grad_b
     dx = torch._scaled_mm(gq, wtq.t(), scale_a=gs, scale_b=wts, out_dtype=grad.dtype, use_fast_accum=fast_accum)
@@ -263,8 +244,7 @@ class _LoRAOnFP8(torch.autograd.Function):
 #: The non-persistent buffer in which ``keep_dequantized`` keeps a layer's frozen weight in 16 bits.
 DENSE_BUFFER = "qwen3lab_dense_weight"
 #: The non-persistent buffers in which ``keep_dequantized(model, fp8=True)`` keeps it in FP8: the
-#: weight ``[out, in]`` and its per-output-channel scales ``[1, out]``, one byte per weight. The
-#: backward multiplies by its transpose, made for that product only (``_LoRAOnFP8.backward``).
+#: weight ``[out, in]`` and its per-output-channel scales ``[1, out]``.
 FP8_BUFFERS = ("qwen3lab_fp8_weight", "qwen3lab_fp8_scale")
 
 
@@ -288,7 +268,6 @@ def _fused_forward(self, x, *args, **kwargs):
             or x.dim() < 2 or x.dtype != self.base_layer.weight.quant_state.dtype):
         return original(self, x, *args, **kwargs)
     weight = self.base_layer.weight
-    state = weight.quant_state
     name = self.active_adapters[0]
     # LoRA's float32 weights cast (and B scaled) where the compiler fuses it; autograd takes the
     # gradients back through the cast to float32
@@ -299,23 +278,20 @@ def _fused_forward(self, x, *args, **kwargs):
         return _LoRAOnDense.apply(x, a, b, dense)
     if x.dtype == torch.bfloat16 and getattr(self, FP8_BUFFERS[0], None) is not None:
         return _LoRAOnFP8.apply(x, a, b, *(getattr(self, name) for name in FP8_BUFFERS))
-    return _QLoRA.apply(x, a, b, weight, *_state_tensors(state), _state_meta(state))
+    tensors, meta = _state_args(weight.quant_state)
+    return _QLoRA.apply(x, a, b, weight, *tensors, meta)
 
 
-def _state_tensors(state) -> tuple:
-    """(absmax, code, absmax2, code2, offset) of a bitsandbytes quant state; the last three are
-    None unless its absmax is itself quantized (nested)."""
+def _state_args(state) -> tuple[tuple, tuple]:
+    """A bitsandbytes quant state as ``_dequantize``'s arguments: (absmax, code, absmax2, code2,
+    offset), the last three None unless its absmax is itself quantized (nested), and (blocksize,
+    nested blocksize or 0, quant type, [out, in] shape)."""
     nested = state.state2 if state.nested else None
-    if nested is None:
-        return state.absmax, state.code, None, None, None
-    return state.absmax, state.code, nested.absmax, nested.code, state.offset
-
-
-def _state_meta(state) -> tuple:
-    """(blocksize, nested blocksize or 0, quant type, [out, in] shape) of a bitsandbytes quant state."""
-    nested = state.state2 if state.nested else None
-    return (state.blocksize, nested.blocksize if nested is not None else 0, state.quant_type,
+    meta = (state.blocksize, nested.blocksize if nested is not None else 0, state.quant_type,
             (int(state.shape[0]), int(state.shape[1])))
+    if nested is None:
+        return (state.absmax, state.code, None, None, None), meta
+    return (state.absmax, state.code, nested.absmax, nested.code, state.offset), meta
 
 
 def install(model) -> int:
@@ -337,27 +313,19 @@ def fp8_supported(device) -> bool:
     """Whether FP8 matrix products run on ``device``: CUDA GPUs of compute capability 8.9 or
     newer (Ada, Hopper, Blackwell), and the CPU (slowly: for tests)."""
     device = torch.device(device)
-    if device.type != "cuda":
-        return device.type == "cpu"
-    return torch.cuda.get_device_capability(device) >= (8, 9)
+    if device.type == "cuda":
+        return torch.cuda.get_device_capability(device) >= (8, 9)
+    return device.type == "cpu"
 
 
 def keep_dequantized(model, fp8: bool = False) -> int:
-    """Keep the frozen weight of every installed layer dequantized for as long as training runs:
-    the forward and the backward then skip the NF4 dequantize (two per layer and step) and its
-    launches. Costs 2 bytes per frozen weight, 1 in FP8 (``recipe.dequantized_bytes``), until
-    ``release_dequantized``.
-
-    In its compute dtype (``fp8`` False) the values are the ones the dequantize computes each time,
-    so the results are unchanged. With ``fp8`` (``cfg.fp8_frozen``), bf16 layers keep the weight once in
-    e4m3, scaled per output channel, and their frozen products run in FP8 with the inputs and the
-    gradients scaled per token (``rowwise_fp8``; the backward folds the weight's scales into the
-    gradient's columns): faster where the GPU has FP8 tensor cores, at a rounding
-    error of FP8's 3-bit mantissa in those products (docs/benchmarks.md measures the loss).
-    Where the GPU has none (``fp8_supported``), a warning, and they are kept in 16 bits.
-
-    Returns how many layers; 0, with a warning and nothing kept, when the GPU runs out of memory
-    on the way (training then dequantizes per product, as without)."""
+    """Keep the frozen weight of every installed layer dequantized until ``release_dequantized``, so
+    the forward and the backward skip the NF4 dequantize (2 bytes a weight, 1 in FP8:
+    ``recipe.dequantized_bytes``). In 16 bits the results are unchanged. With ``fp8``
+    (``cfg.fp8_frozen``), bf16 layers keep it in e4m3, scaled per output channel, and their frozen
+    products run in FP8, at FP8's rounding error; where the GPU has no FP8 products
+    (``fp8_supported``), a warning, and 16 bits. Returns how many layers; 0, with a warning and
+    nothing kept, when the GPU runs out of memory on the way (training then dequantizes per product)."""
     layers = [module for module in model.modules() if _is_installed(module)]
     if fp8 and layers and not fp8_supported(layers[0].base_layer.weight.device):
         warnings.warn(f"fused_lora.keep_dequantized: {layers[0].base_layer.weight.device} has no FP8 matrix "
@@ -370,7 +338,8 @@ def keep_dequantized(model, fp8: bool = False) -> int:
             for module in layers:
                 weight = module.base_layer.weight
                 state = weight.quant_state
-                dense = _dequantize(weight, *_state_tensors(state), *_state_meta(state), state.dtype)
+                tensors, meta = _state_args(state)
+                dense = _dequantize(weight, *tensors, *meta, state.dtype)
                 if fp8 and state.dtype == torch.bfloat16:
                     wq, ws = rowwise_fp8(dense)
                     del dense
@@ -393,7 +362,7 @@ def release_dequantized(model) -> int:
     """Drop the copies ``keep_dequantized`` made. Returns how many layers had one."""
     released = 0
     for module in model.modules():
-        buffers = getattr(module, "_buffers", {})
+        buffers = module._buffers
         names = [name for name in (DENSE_BUFFER, *FP8_BUFFERS) if name in buffers]
         for name in names:
             del buffers[name]
@@ -417,7 +386,7 @@ def uninstall(model) -> int:
 
 def installed(model) -> int:
     """How many of ``model``'s layers compute with ``qlora_linear``."""
-    return sum(1 for module in model.modules() if _is_installed(module))
+    return sum(map(_is_installed, model.modules()))
 
 
 __all__ = ["eligible", "fp8_supported", "install", "installed", "keep_dequantized", "qlora_linear",

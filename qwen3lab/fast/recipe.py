@@ -1,27 +1,18 @@
 """What fits on the card: micro-batch, padding-free batching, checkpointing and the token budget.
 
-The source tutorial's recipe (2 rows x 4 accumulation steps, rows padded per batch, Unsloth's
-offloaded gradient checkpointing) is sized for a small card and leaves a large one idle. On a GPU
-with room, it is faster to feed all rows of an optimizer step as one padding-free micro-batch
-and to keep activations instead of recomputing them (loaded with ``FastModel``, whose forward
-Unsloth compiles for such batches: ``cfg.loader``). Unsloth can split such a
-micro-batch into passes of at most ``UNSLOTH_TOKEN_BUDGET`` tokens with an unchanged loss, so the
-budget (not the row count) is what must fit in memory. ``fit_recipe`` computes that budget from the free memory
-and a per-token activation cost, and turns checkpointing on only when a single row of
-``max_seq_length`` tokens would not fit without it. With ``fused_lora`` and ``cfg.keep_dequantized``
-None (opt-in; the default False never keeps them) it also decides whether the frozen weights stay
-dequantized while training (``Recipe.keep_dequantized``; in FP8, one byte a
-weight): they cost budget, and a step over the budget runs as two passes, so only where the budget
-left still holds a step of the size measured on the training set (``step_tokens``).
+The source tutorial's recipe (2 rows x 4 accumulation steps, padded rows, Unsloth's offloaded
+gradient checkpointing) is sized for a small card. On a GPU with room it is faster to feed all
+rows of an optimizer step as one padding-free micro-batch and to keep activations instead of
+recomputing them. Unsloth splits such a micro-batch into passes of at most ``UNSLOTH_TOKEN_BUDGET``
+tokens with an unchanged loss, so the budget (not the row count) is what must fit. ``fit_recipe``
+computes it from the free memory and a per-token activation cost, turns checkpointing on only when
+one row of ``max_seq_length`` tokens would not fit without it, and decides whether the frozen
+weights stay dequantized (``Recipe.keep_dequantized``): they cost budget, so only where the budget
+left still holds a step of the training set's size (``step_tokens``).
 
-Everything here is pure arithmetic on numbers (``fit_recipe``) except the three small probes of
-GPU 0 at the end; ``speedup.speed_up`` carries a decision out.
-
-Activation costs were measured on an H100 and an H200 with the Qwen3-8B shape (NF4, LoRA r=32 on
-all seven projections, bf16), for each of Unsloth's loaders (``cfg.loader``): see
-docs/benchmarks.md. They scale with layers x hidden size for other shapes.
-
-Introduced in 05_lora_training (``qwen3lab.fast``).
+Pure arithmetic except the three small probes of GPU 0 at the end; ``speedup.speed_up`` carries a
+decision out. The constants were measured with the Qwen3-8B shape (docs/benchmarks.md) and scale
+with layers x hidden size. Introduced in 05_lora_training (``qwen3lab.fast``).
 """
 
 from __future__ import annotations
@@ -33,16 +24,15 @@ from ..config import Config
 
 GIB = 2**30
 MIB = 2**20
-#: Qwen3-8B shape, bytes per token of a pass, (without, with) gradient checkpointing, per loader.
-#: FastLanguageModel: Unsloth's fused LoRA kernels (peak 63.3 GiB at 12.8k tokens, H100);
-#: FastModel: transformers' forward compiled per layer keeps more activations (68.9 GiB at 13.3k
-#: tokens on an H100, 106.9 GiB at 21.5k on an H200: 4.7 MiB a token either way).
+#: Qwen3-8B shape, bytes per token of a pass, (without, with) gradient checkpointing, per loader
+#: (``cfg.loader``): FastModel's per-layer compiled forward keeps more activations than Unsloth's
+#: fused LoRA kernels under FastLanguageModel.
 ACTIVATION_BYTES = {
     "FastLanguageModel": (4.1 * MIB, 0.17 * MIB),
     "FastModel": (4.8 * MIB, 0.17 * MIB),
 }
-#: What training needs beyond the loaded model (measured after loading it, before LoRA was added):
-#: gradients and optimizer state of the LoRA weights, chunked cross-entropy buffers, allocator slack.
+#: What training needs beyond the loaded model: gradients and optimizer state of the LoRA weights,
+#: chunked cross-entropy buffers, allocator slack.
 BASE_BYTES = 2.5 * GIB
 HEADROOM = 0.85  # use at most this share of the free memory
 _REFERENCE_SIZE = 36 * 4096  # num_hidden_layers x hidden_size of Qwen3-8B
@@ -66,17 +56,11 @@ class Recipe:
     padding_free: bool | None
     token_budget: int | None
     reason: str
-    #: keep the frozen weights dequantized while training (``fused_lora.keep_dequantized``)
-    keep_dequantized: bool = False
-    #: keep them in FP8, their products in FP8 (``cfg.fp8_frozen``; only where they are kept)
-    fp8_frozen: bool = False
-    #: the GPU bytes the recipe plans to add to what was allocated when it was fitted (training's
-    #: base, the kept weights, the budget's activations): the benchmark sets the measured peak beside it
-    planned_bytes: int | None = None
-    #: the step size the keep decision was made for (tokens)
-    step_size: int | None = None
-    #: the free GPU memory it was fitted to
-    free_bytes: int | None = None
+    keep_dequantized: bool = False  # the frozen weights, while training (fused_lora.keep_dequantized)
+    fp8_frozen: bool = False  # kept in FP8, their products in FP8 (only where they are kept)
+    planned_bytes: int | None = None  # GPU bytes it plans to add to what was allocated when fitted
+    step_size: int | None = None  # the step (tokens) the keep decision was made for
+    free_bytes: int | None = None  # the free GPU memory it was fitted to
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,9 +82,9 @@ def source_recipe(cfg: Config, reason: str) -> Recipe:
 
 def dequantized_bytes(cfg: Config, model_config, fp8: bool = False) -> int:
     """Bytes of the copy of the frozen weights that LoRA targets that ``fused_lora.keep_dequantized``
-    keeps: 2 per weight in 16 bits (13.9 GB for Qwen3-8B's seven projections), 1 per weight plus a
-    float32 scale per output channel in FP8 (``fp8``); 0 where nothing would be kept (no fused_lora,
-    no 4-bit weights, no model config). Introduced in 05_lora_training."""
+    keeps: 2 per weight in 16 bits, 1 per weight plus a float32 scale per output channel in FP8;
+    0 where nothing would be kept (no fused_lora, no 4-bit weights, no model config).
+    Introduced in 05_lora_training."""
     if not (cfg.fused_lora and cfg.load_in_4bit) or model_config is None:
         return 0
     from ..model import projection_shapes
@@ -130,13 +114,11 @@ def step_tokens(lengths, rows: int, max_seq_length: int, quantile: float = STEP_
 def fit_recipe(cfg: Config, free_bytes: int | None, model_config=None, step_size: int | None = None) -> Recipe:
     """The fastest recipe that fits ``free_bytes`` of GPU memory, keeping the rows per optimizer step.
 
-    ``None`` free memory (no GPU) or ``cfg.speed_layer`` off keep the configured recipe.
-    With ``cfg.fused_lora``, the frozen weights are also kept dequantized (in FP8 where
-    ``cfg.fp8_frozen`` and the GPU has FP8 products: one byte a weight) when checkpointing is off
-    and the token budget that is left still holds a step of ``step_size`` tokens in one pass
-    (``cfg.keep_dequantized`` None), or whenever a full row still fits (True: the budget pays for
-    it), or never (False). ``step_size`` is a measured step (``step_tokens`` of the training set's
-    rows); without one, half a step's rows at ``max_seq_length``.
+    ``None`` free memory (no GPU) or ``cfg.speed_layer`` off keep the configured recipe. With
+    ``cfg.fused_lora``, the frozen weights are also kept dequantized (in FP8 where ``cfg.fp8_frozen``
+    and the GPU has FP8 products) per ``cfg.keep_dequantized``: None, when checkpointing is off and
+    the budget left still holds a step of ``step_size`` tokens (``step_tokens``; without one, half a
+    step's rows at ``max_seq_length``) in one pass; True, whenever a full row still fits; False, never.
     Introduced in 05_lora_training.
     """
     if not cfg.speed_layer or free_bytes is None:
@@ -200,8 +182,7 @@ def cap_gpu_memory(gib: float) -> None:
     import torch
 
     total = torch.cuda.get_device_properties(0).total_memory
-    fraction = min(1.0, gib * GIB / total)
-    torch.cuda.set_per_process_memory_fraction(fraction)
+    torch.cuda.set_per_process_memory_fraction(min(1.0, gib * GIB / total))
 
 
 __all__ = ["Recipe", "cap_gpu_memory", "dequantized_bytes", "fit_recipe", "free_gpu_bytes",

@@ -5,23 +5,12 @@
     speedup.table                               # every setting considered: source, fitted, why
     trainer = SFTTrainer(..., args=args, callbacks=speedup.callbacks)
 
-With ``cfg.speed_layer`` off, or without a CUDA GPU, it changes nothing (``args`` is returned as
-it came, no callbacks) and the table says why. On a GPU it carries out ``recipe.fit_recipe``'s
-decision: the rows of an optimizer step as one padding-free micro-batch, the token budget handed
-to Unsloth, gradient checkpointing off where a full row fits without it (Unsloth's offloaded
-checkpointing where it does not), ``fused_lora`` on the LoRA layers, the frozen weights kept
-dequantized (in FP8) while training, and the two fixes of ``compile``.
-
-Why it must run exactly here, between the two calls:
-
-* ``UNSLOTH_TOKEN_BUDGET`` is read once, when ``SFTTrainer`` is built (Unsloth 2026.10.9:
-  ``unsloth/trainer.py:2082`` calls ``install_token_budget`` at the end of the patched
-  ``SFTTrainer.__init__``; ``unsloth/utils/token_budget.py:653`` reads the variable and the
-  ``training_step`` wrapper keeps it). Set after the trainer exists, it has no effect on it.
-* Gradient checkpointing is read by that ``__init__`` too and again by ``trainer.train()``, from
-  the model and from ``args`` (``set_gradient_checkpointing``).
-* The fused operators must be on the model, and ``compile_varlen_dynamic`` in torch's config,
-  before the first training step traces Unsloth's compiled layers.
+With ``cfg.speed_layer`` off, or without a CUDA GPU, it changes nothing (``args`` as it came, no
+callbacks) and the table says why. On a GPU it carries out ``recipe.fit_recipe``'s decision and
+installs ``fused_lora`` and the two fixes of ``compile``. It must run exactly here: Unsloth's
+patched ``SFTTrainer.__init__`` reads ``UNSLOTH_TOKEN_BUDGET`` once (``install_token_budget``) and
+the gradient checkpointing mode, and the fused operators and ``compile_varlen_dynamic`` must be
+in place before the first training step traces Unsloth's compiled layers.
 
 Introduced in 05_lora_training.
 """
@@ -83,55 +72,22 @@ class KeepDequantized(TrainerCallback):
 def recorded_checkpointing(model, default: str | bool) -> str | bool:
     """The gradient checkpointing mode ``get_peft_model`` recorded on ``model`` (Unsloth's GPU
     loaders), or ``default`` where none is recorded. Introduced in 05_lora_training."""
-    try:
-        return model._unsloth_gradient_checkpointing
-    except AttributeError:
-        return default
+    return getattr(model, "_unsloth_gradient_checkpointing", default)
 
 
 def set_gradient_checkpointing(model, mode: str | bool) -> str | bool:
     """Switch ``model``'s gradient checkpointing to ``mode`` after ``get_peft_model`` applied another;
-    returns the mode in effect. The trainer's own ``gradient_checkpointing`` must then agree
-    (``speed_up`` sets it on the ``SFTConfig``: see the last point).
+    returns the mode in effect. Does what ``get_peft_model(..., use_gradient_checkpointing=mode)``
+    would have done.
 
-    How Unsloth 2026.10.9 applies it (line numbers of the installed sources):
-
-    * ``FastLanguageModel.get_peft_model`` (``unsloth/models/llama.py:4652``) calls
-      ``apply_unsloth_gradient_checkpointing(mode, max_seq_length, dtype)``
-      (``unsloth/models/_utils.py:502``), which installs Unsloth's offloading checkpoint function
-      in ``torch.utils.checkpoint`` and transformers for ``"unsloth"`` and removes it for
-      True/False; then ``patch_peft_model`` (``llama.py:5234``) records the mode as
-      ``model._unsloth_gradient_checkpointing`` (``llama.py:5237``) and runs
-      ``prepare_model_for_training`` (``llama.py:5276`` into ``unsloth_zoo/training_utils.py:328``),
-      which arms the decoder layers for ``"unsloth"``/True (``training_utils.py:499``) and turns
-      every module's ``gradient_checkpointing`` flag off for False.
-    * ``FastModel.get_peft_model`` (``unsloth/models/vision.py:4910``) installs the checkpoint
-      function at load instead (``FastModel.from_pretrained``, ``unsloth/models/loader.py:3030``,
-      with its own ``use_gradient_checkpointing="unsloth"`` default), and its ``post_patch_model``
-      runs the same ``prepare_model_for_training`` (which removes the function for True/False,
-      ``training_utils.py:479``) and records ``model._unsloth_gradient_checkpointing``
-      (``vision.py:5513``).
-    * What training then uses is the recorded mode, not the flags: Unsloth's ``SFTTrainer.__init__``
-      calls ``model.for_training(use_gradient_checkpointing=model._unsloth_gradient_checkpointing)``
-      (``unsloth/models/rl.py:658``), and ``trainer.train()`` does so again before every run
-      (``rl.py:536-543``). ``for_training`` (``llama.py:5521``, ``vision.py:5643``) sets each module's
-      flag to that mode, and arms layers that were never armed (``arm_gradient_checkpointing``,
-      ``_utils.py:11838``: ``model.gradient_checkpointing_enable()``).
-    * ``SFTConfig.gradient_checkpointing`` (TRL's default: True) acts after that: ``Trainer.train``
-      calls ``model.gradient_checkpointing_enable()`` when it is True
-      (``transformers/trainer.py:1461``), which would turn checkpointing back on. Unsloth's trainer
-      sets it to False for a model recorded False only when the config still holds TRL's default
-      (``unsloth/models/_gc_config_default.py:75``, from ``rl.py:653``); a config rebuilt with
-      ``dataclasses.replace`` counts as explicit and stays True. So the mode and the config are set
-      together.
-
-    So switching afterwards does what ``get_peft_model(..., use_gradient_checkpointing=mode)`` would
-    have done: the global checkpoint function (``apply_unsloth_gradient_checkpointing``), the
-    recorded mode, and the flags through ``for_training``. The input embeddings keep the
-    ``requires_grad`` hook both modes install (``training_utils.py:513``). Turning checkpointing
-    off after ``"unsloth"`` is what the full profile does on a large card (the off-mode costs of
-    docs/benchmarks.md were measured with the mode chosen before ``get_peft_model``); turning it on
-    after False goes through Unsloth's own ``for_training`` arming and has not been measured.
+    Unsloth applies the mode once, in ``get_peft_model``: ``apply_unsloth_gradient_checkpointing``
+    installs (for ``"unsloth"``) or removes its offloading checkpoint function, and the mode is
+    recorded as ``model._unsloth_gradient_checkpointing``. Training then follows the recorded mode,
+    not the modules' flags: Unsloth's ``SFTTrainer.__init__`` and ``trainer.train()`` call
+    ``model.for_training(use_gradient_checkpointing=<recorded>)``, which sets every module's flag
+    (and arms layers never armed). So this redoes those three steps. ``SFTConfig.gradient_checkpointing``
+    must agree (``Trainer.train`` turns checkpointing on when it is True, and Unsloth resets it only
+    when it still holds TRL's default): ``speed_up`` sets it on the ``SFTConfig``.
     Introduced in 05_lora_training.
     """
     # imported by ``import unsloth`` on a GPU; absent under Unsloth's CPU backend, where importing it
@@ -150,18 +106,6 @@ def set_gradient_checkpointing(model, mode: str | bool) -> str | bool:
     return effective
 
 
-def _cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _adapter_bytes(model) -> int:
-    """GPU bytes of the trainable (LoRA) weights: already allocated when ``speed_up`` measures, but not
-    when ``fit_recipe``'s constants were measured (after loading, before ``get_peft_model``)."""
-    return sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad and p.is_cuda)
-
-
 def _take_back_budget() -> str | None:
     """Remove an UNSLOTH_TOKEN_BUDGET that an earlier ``speed_up`` exported; the value left (a user's own)."""
     if _EXPORTED[0] is not None and os.environ.get(TOKEN_BUDGET_ENV) == _EXPORTED[0]:
@@ -177,7 +121,7 @@ def _export_budget(budget: int | None) -> str | None:
     return os.environ.get(TOKEN_BUDGET_ENV)
 
 
-def _frozen_row(cfg: Config, recipe: Recipe, fitted: bool, model_config) -> tuple[str, Any, Any, str]:
+def _frozen_row(cfg: Config, recipe: Recipe, model_config) -> tuple[str, Any, Any, str]:
     """The table's row for the frozen weights: kept dequantized while training, or why not."""
     if recipe.keep_dequantized:
         value = ("kept in FP8 while training, products in FP8" if recipe.fp8_frozen else
@@ -189,7 +133,7 @@ def _frozen_row(cfg: Config, recipe: Recipe, fitted: bool, model_config) -> tupl
         return "frozen weights", _PER_PRODUCT, value, why
     if not cfg.fused_lora or cfg.keep_dequantized is False:
         why = "cfg.fused_lora is off" if not cfg.fused_lora else "cfg.keep_dequantized is False (the default: opt-in)"
-    elif not fitted:
+    elif not _fitted(recipe):
         why = recipe.reason
     elif not dequantized_bytes(cfg, model_config):
         why = "no 4-bit frozen weights of a known shape to keep"
@@ -245,14 +189,11 @@ def measured_step(dataset, tokenizer, args, cfg: Config, sample: int = 2048) -> 
 def speed_up(model, args, cfg: Config, *, dataset=None, tokenizer=None, free_bytes: int | None = None) -> Speedup:
     """Fit ``args`` (the source's ``SFTConfig``) and ``model`` (after ``get_peft_model``) to the GPU.
 
-    ``free_bytes``: the free GPU memory to fit to; by default GPU 0's, measured now (plus the LoRA
-    weights already on it, as ``fit_recipe``'s constants were measured before them), or None
-    without a GPU. Give a number to see what another card would get (the table and the decision
-    are the same on any machine; the tests do so on a CPU). The rows per optimizer step are the
-    ``SFTConfig``'s (batch x accumulation), kept; the checkpointing mode is the one recorded on the
-    model. ``dataset`` (with its ``tokenizer``): the training set, whose measured step size
-    (``measured_step``) decides whether the frozen weights are kept. Call it once per model, right
-    before ``SFTTrainer(...)``. Introduced in 05_lora_training.
+    ``free_bytes``: the free GPU memory to fit to; by default GPU 0's, measured now, or None without
+    a GPU. Give a number to see what another card would get (the tests do so on a CPU). The rows
+    per optimizer step (batch x accumulation) are kept. ``dataset`` (with its ``tokenizer``): the
+    training set, whose measured step size (``measured_step``) decides whether the frozen weights
+    are kept. Call it once per model, right before ``SFTTrainer(...)``. Introduced in 05_lora_training.
     """
     mode = recorded_checkpointing(model, cfg.use_gradient_checkpointing)
     source = cfg.replace(per_device_train_batch_size=args.per_device_train_batch_size,
@@ -260,12 +201,15 @@ def speed_up(model, args, cfg: Config, *, dataset=None, tokenizer=None, free_byt
                          use_gradient_checkpointing=mode, padding_free=args.padding_free)
     if free_bytes is None and cfg.speed_layer:
         free_bytes = free_gpu_bytes()
-        if free_bytes is not None:
-            free_bytes += _adapter_bytes(model)
+        if free_bytes is not None:  # plus the LoRA weights: fit_recipe's constants were measured before them
+            free_bytes += sum(p.numel() * p.element_size() for p in model.parameters()
+                              if p.requires_grad and p.is_cuda)
     before = _take_back_budget()
     if not cfg.speed_layer or free_bytes is None:
+        import torch
+
         off = [] if cfg.speed_layer else ["cfg.speed_layer is off"]
-        if free_bytes is None and not _cuda():
+        if free_bytes is None and not torch.cuda.is_available():
             off.append("no CUDA GPU" if cfg.speed_layer else "there is no CUDA GPU")
         why = ", and ".join(off) + ": the source's value"
         return Speedup(args, _table(_unchanged(args, mode, before, why)), [], source_recipe(source, why))
@@ -282,9 +226,8 @@ def speed_up(model, args, cfg: Config, *, dataset=None, tokenizer=None, free_byt
     rows += _fit_kernels(model, cfg, recipe, callbacks)
     new_args = args
     if changes:
-        # A copy with attributes set, as Unsloth's trainer itself sets them (configure_padding_free,
-        # unsloth/utils/packing.py:198); dataclasses.replace would rebuild it through Unsloth's own
-        # SFTConfig.__init__ and every __post_init__ again.
+        # a copy with attributes set, as Unsloth's configure_padding_free sets them: dataclasses.replace
+        # would run Unsloth's SFTConfig.__init__ and every __post_init__ again
         new_args = copy.copy(args)
         for name, value in changes.items():
             setattr(new_args, name, value)
@@ -345,7 +288,7 @@ def _fit_kernels(model, cfg: Config, recipe: Recipe, callbacks: list) -> list[tu
              else "cfg.fused_lora is off" if not cfg.fused_lora else "no eligible LoRA layer")]
     if recipe.keep_dequantized:
         callbacks.append(KeepDequantized(fp8=recipe.fp8_frozen))
-    rows.append(_frozen_row(cfg, recipe, _fitted(recipe), getattr(model, "config", None)))
+    rows.append(_frozen_row(cfg, recipe, getattr(model, "config", None)))
     if recipe.padding_free:
         compile_varlen_dynamic()
         callbacks.append(StandardStridesPerPass())
