@@ -25,7 +25,7 @@ from typing import Any
 
 from .artifacts import atomic_write_text, library_versions, project_root, stage_dir
 from .config import FIELD_ENV_PREFIX, get_config
-from .runner import SKIP_TAG, execute, output_text, runnable
+from .runner import SKIP_TAG, execute, runnable
 
 NOTEBOOK = "05_lora_training.ipynb"
 SKIP_DDP = "skip-ddp"

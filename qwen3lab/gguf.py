@@ -186,21 +186,6 @@ def capture_llama_log() -> Iterator[list[str]]:
         lines.extend(buffer.getvalue().splitlines())
 
 
-def patch_gguf_qwen3_head_dim() -> bool:
-    """Teach transformers' GGUF reader Qwen3's head size, in this process; True if it needed it.
-
-    Workaround: transformers' ``integrations/ggml.py`` ``GGUF_CONFIG_MAPPING["qwen3"]`` lacks
-    ``"attention.key_length": "head_dim"``, so a GGUF loads with ``Qwen3Config``'s default 128
-    (right for every released Qwen3, wrong for the tiny model). Introduced in 08_export."""
-    from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
-
-    mapping = GGUF_CONFIG_MAPPING["qwen3"]
-    if mapping.get("attention.key_length") == "head_dim":
-        return False
-    mapping["attention.key_length"] = "head_dim"
-    return True
-
-
 def gguf_probe_logits(llm, tokenizer) -> "torch.Tensor":
     """llama.cpp's float32 logits at the last position of each probe prompt, shape (2, vocab): notebook
     06's ``probe_logits`` for a ``llama_cpp.Llama`` made with ``logits_all=True``. The prompts are
@@ -277,4 +262,4 @@ def suppressed_logits(model_dir: str | Path):
 
 __all__ = ["CONVERTER_ENV", "ConverterNotFound", "F16_ULPS", "capture_llama_log", "suppressed_logits",
            "find_converter", "gguf_metadata", "gguf_probe_logits", "gguf_table", "gguf_tensors", "gguf_tolerance",
-           "llama_cpp_version", "logit_comparison", "patch_gguf_qwen3_head_dim"]
+           "llama_cpp_version", "logit_comparison"]

@@ -8,8 +8,6 @@ Introduced in 05_lora_training.
 
 from __future__ import annotations
 
-import json
-import os
 from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -244,63 +242,6 @@ def checkpoints(output_dir: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
-#: What the trainer writes into a checkpoint last (transformers' ``TRAINER_STATE_NAME``).
-TRAINER_STATE = "trainer_state.json"
-#: Where ``last_complete_checkpoint`` puts checkpoints that were not written to the end.
-INCOMPLETE = "incomplete"
-
-
-def _incomplete(checkpoint: Path) -> str | None:
-    """Why a checkpoint cannot be resumed from, or None when it can."""
-    state = checkpoint / TRAINER_STATE
-    if not state.is_file():
-        return f"no {TRAINER_STATE}, which the trainer writes last"
-    try:
-        step = json.loads(state.read_text(encoding="utf-8"))["global_step"]
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
-        return f"its {TRAINER_STATE} is cut short"
-    if step != int(checkpoint.name.split("-")[-1]):
-        return f"its {TRAINER_STATE} says step {step}"
-    from .artifacts import CorruptArtifactError, _check_safetensors
-
-    weights = sorted(checkpoint.glob("*.safetensors"))
-    if not weights:
-        return "no adapter weights (*.safetensors)"
-    for file in weights:
-        try:
-            _check_safetensors(file)
-        except CorruptArtifactError:
-            return f"its {file.name} is cut short"
-    return None
-
-
-def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
-    """The last checkpoint of a run that was written to the end, to pass to
-    ``trainer.train(resume_from_checkpoint=...)``; None when there is none (training starts at step 0).
-
-    Works around transformers' ``trainer_utils.get_last_checkpoint`` (``resume_from_checkpoint=True``),
-    which takes the highest step without asking whether it is whole: a run killed while saving leaves
-    a folder without ``trainer_state.json`` (written last), and resuming from it fails. Each newer
-    checkpoint that is not whole is moved, not deleted, to ``<output_dir>/incomplete/`` (out of the
-    trainer's sight, so ``True`` then works too), and said so. Introduced in 05_lora_training.
-    """
-    output_dir = Path(output_dir)
-    for checkpoint in reversed(checkpoints(output_dir)):
-        why = _incomplete(checkpoint)
-        if why is None:
-            return checkpoint
-        aside = output_dir / INCOMPLETE / checkpoint.name
-        aside.parent.mkdir(exist_ok=True)
-        for n in range(2, 1000):
-            if not aside.exists():
-                break
-            aside = output_dir / INCOMPLETE / f"{checkpoint.name}-{n}"
-        os.replace(checkpoint, aside)
-        print(f"{checkpoint.name} was not written to the end ({why}): moved to {aside.relative_to(output_dir)}")
-    print(f"no complete checkpoint in {output_dir}: training starts at step 0")
-    return None
-
-
 def stop_after(step: int):
     """A ``TrainerCallback`` that ends training after global step ``step`` (once that step's
     checkpoint, if due, is saved): an interruption, to show how a run resumes. The learning-rate
@@ -318,5 +259,5 @@ def stop_after(step: int):
 
 
 __all__ = ["EMPTY_THINK", "INSTRUCTION_PART", "METRICS", "NoTrainableTokensError", "RESPONSE_PART", "checkpoints",
-           "label_spans", "last_complete_checkpoint", "log_table", "logged", "loss_summary", "masked_example",
+           "label_spans", "log_table", "logged", "loss_summary", "masked_example",
            "drop_untrainable_rows", "rows_loss", "stop_after", "trained_tokens"]

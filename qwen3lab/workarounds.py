@@ -1,43 +1,51 @@
 """Each upstream bug or trap the series works around: one named function, the bug in its docstring,
 called in a visible notebook cell of its own (``import qwen3lab`` applies the two notice filters).
 
-Every workaround of the series, here or where its subject lives (seen on: transformers 5.17.0,
-TRL 1.15.0, PEFT 0.21.2, Unsloth 2026.10.9, swanlab 0.10.3, bitsandbytes 0.50.2, accelerate 1.15.0,
-llama-cpp-python 0.3.36); each test fails once upstream fixes the bug, and then the workaround goes:
+Every workaround of the series lives here (seen on: transformers 5.17.0, TRL 1.15.0, PEFT 0.21.2,
+Unsloth 2026.10.9, swanlab 0.10.3, bitsandbytes 0.50.2, accelerate 1.15.0). Each entry: the upstream
+file or function, where the bug is reported upstream (where a report was found), and the test that
+fails once upstream fixes it; then the workaround and its notebook cell go.
 
-=================================  ========================================================  =====================================
-workaround                         upstream: what, where                                     test
-=================================  ========================================================  =====================================
-quiet_bitsandbytes_kernels_notice  bitsandbytes ``backends/cpu/ops.py``: a notice to fetch    tests/test_workarounds.py
-                                   kernels from the Hub at import
-quiet_qwen_bos_notice              transformers: Qwen3 has no BOS, each tokenizer load warns  tests/test_workarounds.py
-start_swanlab / finish_swanlab     swanlab ``integration/transformers.py``: ``report_to``      tests/test_workarounds.py
-                                   alone logs before ``swanlab.init`` (No active Run)
-use_cached_merge_base              unsloth_zoo ``saving_utils.determine_base_model_source``:  tests/test_workarounds.py
-                                   the merge asks the Hub while offline
-fresh_optimizer                    transformers ``Trainer._inner_training_loop`` keeps the    tests/test_train.py (same process)
-                                   first ``train()``'s optimizer on a second call
-keep_adapter_dtype                 PEFT ``PeftModel.load_adapter(autocast_adapter_dtype=True)`` tests/test_train.py (dtype, losses)
-                                   casts a resumed bf16 adapter to float32
-train.last_complete_checkpoint     transformers ``trainer_utils.get_last_checkpoint`` takes   tests/test_train.py
-                                   a checkpoint cut off while being written
-gguf.patch_gguf_qwen3_head_dim     transformers ``integrations/ggml.py``:                    tests/test_gguf.py
-                                   ``GGUF_CONFIG_MAPPING["qwen3"]`` lacks ``head_dim``
-gguf.suppressed_logits             llama.cpp reads no ``generation_config.suppress_tokens``  tests/test_screen.py
-serve.screen_grammar               llama-cpp-python's server takes no logits processor       tests/test_serve.py
-plain_cpu_device                   accelerate 1.15: a multi-process CPU run                  tests/test_ddp.py
-checkpoint_barrier                 transformers ``Trainer._save_checkpoint`` under several    tests/test_ddp.py (the DDP run)
-                                   processes
-rewrap_before_each_train           transformers + PEFT: a second ``train()`` in one process  tests/test_ddp.py
-fast.speedup.set_gradient_...      Unsloth ``get_peft_model`` fixes checkpointing once        tests/test_fast_speed_up.py
-=================================  ========================================================  =====================================
+- ``quiet_bitsandbytes_kernels_notice``: bitsandbytes ``backends/cpu/ops.py`` logs a notice to fetch
+  kernels from the Hub at import. Test: tests/test_workarounds.py.
+- ``quiet_qwen_bos_notice``: transformers ``trainer_utils`` warns on each tokenizer load that Qwen3
+  has no BOS. Test: tests/test_workarounds.py.
+- ``start_swanlab`` / ``finish_swanlab``: transformers' ``SwanLabCallback`` asks
+  ``swanlab.get_run() is None``, which swanlab answers by raising "No active Run"; reported as
+  hiyouga/LlamaFactory#10704. Test: tests/test_workarounds.py.
+- ``use_cached_merge_base``: unsloth_zoo ``saving_utils.determine_base_model_source`` asks the Hub
+  while offline; related: unslothai/unsloth#2150. Test: tests/test_workarounds.py.
+- ``fresh_optimizer``: transformers ``Trainer._inner_training_loop`` keeps the first ``train()``'s
+  optimizer on a second call. Test: tests/test_train.py (same process).
+- ``keep_adapter_dtype``: PEFT ``PeftModel.load_adapter(autocast_adapter_dtype=True)`` casts a
+  resumed bf16 adapter to float32; reported as huggingface/peft#2421. Test: tests/test_train.py.
+- ``last_complete_checkpoint``: transformers ``trainer_utils.get_last_checkpoint`` takes a
+  checkpoint cut off while being written. Test: tests/test_train.py.
+- ``patch_gguf_qwen3_head_dim``: transformers ``integrations/ggml.py``
+  ``GGUF_CONFIG_MAPPING["qwen3"]`` lacks ``head_dim`` (huggingface/transformers#33526 added it for
+  llama and mistral only). Test: tests/test_gguf.py.
+- ``set_gradient_checkpointing``: Unsloth's ``get_peft_model`` applies the checkpointing mode once;
+  the speed layer's later change needs it redone. Test: tests/test_fast_speed_up.py.
+- ``plain_cpu_device``: accelerate ``PartialState.set_device`` gives each CPU process ``cpu:0``,
+  which torch refuses as a ``map_location`` on resume. Test: tests/test_ddp.py.
+- ``checkpoint_barrier``: transformers ``Trainer._save_checkpoint`` under several processes.
+  Test: tests/test_ddp.py (the DDP run).
+- ``rewrap_before_each_train``: transformers ``Trainer._wrap_model`` keeps the first ``train()``'s
+  DDP wrapper after PEFT's ``load_adapter`` replaced the parameters. Test: tests/test_ddp.py.
+
+Two gaps of llama.cpp are filled where they are used, for the tiny model's screen (02): llama.cpp
+reads no ``generation_config.suppress_tokens`` (``gguf.suppressed_logits``, tests/test_screen.py)
+and llama-cpp-python's server takes no logits processor (``serve.screen_grammar``,
+tests/test_serve.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import sys
 from pathlib import Path
 
 BNB_CPU_LOGGER = "bitsandbytes.backends.cpu.ops"
@@ -240,6 +248,116 @@ def rewrap_before_each_train(trainer) -> None:
     trainer.train = train
 
 
+
+#: What the trainer writes into a checkpoint last (transformers' ``TRAINER_STATE_NAME``).
+TRAINER_STATE = "trainer_state.json"
+
+
+#: Where ``last_complete_checkpoint`` puts checkpoints that were not written to the end.
+INCOMPLETE = "incomplete"
+
+
+def _incomplete(checkpoint: Path) -> str | None:
+    """Why a checkpoint cannot be resumed from, or None when it can."""
+    state = checkpoint / TRAINER_STATE
+    if not state.is_file():
+        return f"no {TRAINER_STATE}, which the trainer writes last"
+    try:
+        step = json.loads(state.read_text(encoding="utf-8"))["global_step"]
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+        return f"its {TRAINER_STATE} is cut short"
+    if step != int(checkpoint.name.split("-")[-1]):
+        return f"its {TRAINER_STATE} says step {step}"
+    from .artifacts import CorruptArtifactError, _check_safetensors
+
+    weights = sorted(checkpoint.glob("*.safetensors"))
+    if not weights:
+        return "no adapter weights (*.safetensors)"
+    for file in weights:
+        try:
+            _check_safetensors(file)
+        except CorruptArtifactError:
+            return f"its {file.name} is cut short"
+    return None
+
+
+def last_complete_checkpoint(output_dir: str | Path) -> Path | None:
+    """The last checkpoint of a run that was written to the end, to pass to
+    ``trainer.train(resume_from_checkpoint=...)``; None when there is none (training starts at step 0).
+
+    Works around transformers' ``trainer_utils.get_last_checkpoint`` (``resume_from_checkpoint=True``),
+    which takes the highest step without asking whether it is whole: a run killed while saving leaves
+    a folder without ``trainer_state.json`` (written last), and resuming from it fails. Each newer
+    checkpoint that is not whole is moved, not deleted, to ``<output_dir>/incomplete/`` (out of the
+    trainer's sight, so ``True`` then works too), and said so. Introduced in 05_lora_training.
+    """
+    from .train import checkpoints
+
+    output_dir = Path(output_dir)
+    for checkpoint in reversed(checkpoints(output_dir)):
+        why = _incomplete(checkpoint)
+        if why is None:
+            return checkpoint
+        aside = output_dir / INCOMPLETE / checkpoint.name
+        aside.parent.mkdir(exist_ok=True)
+        for n in range(2, 1000):
+            if not aside.exists():
+                break
+            aside = output_dir / INCOMPLETE / f"{checkpoint.name}-{n}"
+        os.replace(checkpoint, aside)
+        print(f"{checkpoint.name} was not written to the end ({why}): moved to {aside.relative_to(output_dir)}")
+    print(f"no complete checkpoint in {output_dir}: training starts at step 0")
+    return None
+
+
+def patch_gguf_qwen3_head_dim() -> bool:
+    """Teach transformers' GGUF reader Qwen3's head size, in this process; True if it needed it.
+
+    Workaround: transformers' ``integrations/ggml.py`` ``GGUF_CONFIG_MAPPING["qwen3"]`` lacks
+    ``"attention.key_length": "head_dim"``, so a GGUF loads with ``Qwen3Config``'s default 128
+    (right for every released Qwen3, wrong for the tiny model). Introduced in 08_export."""
+    from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
+
+    mapping = GGUF_CONFIG_MAPPING["qwen3"]
+    if mapping.get("attention.key_length") == "head_dim":
+        return False
+    mapping["attention.key_length"] = "head_dim"
+    return True
+
+
+def set_gradient_checkpointing(model, mode: str | bool) -> str | bool:
+    """Switch ``model``'s gradient checkpointing to ``mode`` after ``get_peft_model`` applied another;
+    returns the mode in effect. Does what ``get_peft_model(..., use_gradient_checkpointing=mode)``
+    would have done.
+
+    Unsloth applies the mode once, in ``get_peft_model``: ``apply_unsloth_gradient_checkpointing``
+    installs (for ``"unsloth"``) or removes its offloading checkpoint function, and the mode is
+    recorded as ``model._unsloth_gradient_checkpointing``. Training then follows the recorded mode,
+    not the modules' flags: Unsloth's ``SFTTrainer.__init__`` and ``trainer.train()`` call
+    ``model.for_training(use_gradient_checkpointing=<recorded>)``, which sets every module's flag
+    (and arms layers never armed). So this redoes those three steps. ``SFTConfig.gradient_checkpointing``
+    must agree (``Trainer.train`` turns checkpointing on when it is True, and Unsloth resets it only
+    when it still holds TRL's default): ``speed_up`` sets it on the ``SFTConfig``.
+    Introduced in 05_lora_training.
+    """
+    # imported by ``import unsloth`` on a GPU; absent under Unsloth's CPU backend, where importing it
+    # fails (a circular import), and for a model that is not Unsloth's
+    utils = sys.modules.get("unsloth.models._utils")
+    effective = mode
+    if utils is not None:
+        try:
+            dtype = model.get_input_embeddings().weight.dtype
+        except (AttributeError, NotImplementedError):
+            dtype = None  # Unsloth then picks bf16 where the GPU has it
+        effective = utils.apply_unsloth_gradient_checkpointing(mode, getattr(model, "max_seq_length", 2048), dtype)
+    model._unsloth_gradient_checkpointing = effective
+    if hasattr(model, "for_training"):
+        model.for_training(use_gradient_checkpointing=effective)
+    return effective
+
+
 __all__ = ["DEFAULT_SWANLAB_PROJECT", "checkpoint_barrier", "finish_swanlab", "fresh_optimizer",
-           "keep_adapter_dtype", "plain_cpu_device", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice",
-           "rewrap_before_each_train", "start_swanlab", "use_cached_merge_base"]
+           "keep_adapter_dtype", "last_complete_checkpoint", "patch_gguf_qwen3_head_dim",
+           "plain_cpu_device", "quiet_bitsandbytes_kernels_notice", "quiet_qwen_bos_notice",
+           "rewrap_before_each_train", "set_gradient_checkpointing", "start_swanlab",
+           "use_cached_merge_base"]

@@ -17,7 +17,8 @@ import torch
 from qwen3lab.export import RELOAD_TOLERANCE
 from qwen3lab.gguf import (CONVERTER_ENV, F16_ULPS, ConverterNotFound, capture_llama_log, find_converter,
                            gguf_metadata, gguf_probe_logits, gguf_table, gguf_tensors, gguf_tolerance,
-                           llama_cpp_version, logit_comparison, patch_gguf_qwen3_head_dim)
+                           llama_cpp_version, logit_comparison)
+from qwen3lab.workarounds import patch_gguf_qwen3_head_dim
 
 ROOT = Path(__file__).resolve().parent.parent
 

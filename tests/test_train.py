@@ -19,7 +19,7 @@ import pytest
 from conftest import ROOT
 from qwen3lab.model import expected_lora_parameters
 from qwen3lab.tiny import QWEN3_8B, load_qwen3_tokenizer
-from qwen3lab import train
+from qwen3lab import train, workarounds
 from qwen3lab.train import (METRICS, NoTrainableTokensError, checkpoints, log_table, logged, loss_summary,
                             masked_example, drop_untrainable_rows, trained_tokens)
 
@@ -177,7 +177,7 @@ def test_resuming_skips_checkpoints_cut_off_while_being_written(tmp_path, capsys
     whole = _checkpoint(run, 3, '{"global_step": 3, "log_history": []}')
     _checkpoint(run, 6, None)  # killed before the trainer wrote its state
     _checkpoint(run, 9, '{"global_step": 9, "log_hi')  # killed while writing it
-    assert train.last_complete_checkpoint(run) == whole
+    assert workarounds.last_complete_checkpoint(run) == whole
     out = capsys.readouterr().out
     assert "checkpoint-9 was not written to the end (its trainer_state.json is cut short)" in out
     assert "checkpoint-6 was not written to the end (no trainer_state.json" in out
@@ -193,7 +193,7 @@ def test_a_checkpoint_whose_adapter_is_cut_is_not_resumed_from(tmp_path, capsys)
     cut = _checkpoint(run, 6, '{"global_step": 6, "log_history": []}')
     weights = cut / "adapter_model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-16])
-    assert train.last_complete_checkpoint(run) == whole
+    assert workarounds.last_complete_checkpoint(run) == whole
     assert "checkpoint-6 was not written to the end (its adapter_model.safetensors is cut short)" in \
         capsys.readouterr().out
 
@@ -202,10 +202,10 @@ def test_resuming_with_no_whole_checkpoint_starts_at_step_0(tmp_path, capsys):
     run = tmp_path / "run"
     _checkpoint(run, 6, None)
     (run / "incomplete" / "checkpoint-6").mkdir(parents=True)  # set aside by an earlier call
-    assert train.last_complete_checkpoint(run) is None
+    assert workarounds.last_complete_checkpoint(run) is None
     assert "training starts at step 0" in capsys.readouterr().out
     assert sorted(p.name for p in (run / "incomplete").iterdir()) == ["checkpoint-6", "checkpoint-6-2"]
-    assert train.last_complete_checkpoint(tmp_path / "empty") is None
+    assert workarounds.last_complete_checkpoint(tmp_path / "empty") is None
 
 
 # -- the notebook's calls, killed and resumed ---------------------------------------------------------

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import copy
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from transformers import TrainerCallback
 
 from ..config import Config
+from ..workarounds import set_gradient_checkpointing
 from .compile import StandardStridesPerPass, compile_varlen_dynamic
 from .recipe import (GIB, TOKEN_BUDGET_ENV, Recipe, dequantized_bytes, fit_recipe, free_gpu_bytes,
                      source_recipe, step_tokens)
@@ -73,37 +73,6 @@ def recorded_checkpointing(model, default: str | bool) -> str | bool:
     """The gradient checkpointing mode ``get_peft_model`` recorded on ``model`` (Unsloth's GPU
     loaders), or ``default`` where none is recorded. Introduced in 05_lora_training."""
     return getattr(model, "_unsloth_gradient_checkpointing", default)
-
-
-def set_gradient_checkpointing(model, mode: str | bool) -> str | bool:
-    """Switch ``model``'s gradient checkpointing to ``mode`` after ``get_peft_model`` applied another;
-    returns the mode in effect. Does what ``get_peft_model(..., use_gradient_checkpointing=mode)``
-    would have done.
-
-    Unsloth applies the mode once, in ``get_peft_model``: ``apply_unsloth_gradient_checkpointing``
-    installs (for ``"unsloth"``) or removes its offloading checkpoint function, and the mode is
-    recorded as ``model._unsloth_gradient_checkpointing``. Training then follows the recorded mode,
-    not the modules' flags: Unsloth's ``SFTTrainer.__init__`` and ``trainer.train()`` call
-    ``model.for_training(use_gradient_checkpointing=<recorded>)``, which sets every module's flag
-    (and arms layers never armed). So this redoes those three steps. ``SFTConfig.gradient_checkpointing``
-    must agree (``Trainer.train`` turns checkpointing on when it is True, and Unsloth resets it only
-    when it still holds TRL's default): ``speed_up`` sets it on the ``SFTConfig``.
-    Introduced in 05_lora_training.
-    """
-    # imported by ``import unsloth`` on a GPU; absent under Unsloth's CPU backend, where importing it
-    # fails (a circular import), and for a model that is not Unsloth's
-    utils = sys.modules.get("unsloth.models._utils")
-    effective = mode
-    if utils is not None:
-        try:
-            dtype = model.get_input_embeddings().weight.dtype
-        except (AttributeError, NotImplementedError):
-            dtype = None  # Unsloth then picks bf16 where the GPU has it
-        effective = utils.apply_unsloth_gradient_checkpointing(mode, getattr(model, "max_seq_length", 2048), dtype)
-    model._unsloth_gradient_checkpointing = effective
-    if hasattr(model, "for_training"):
-        model.for_training(use_gradient_checkpointing=effective)
-    return effective
 
 
 def _take_back_budget() -> str | None:
@@ -300,5 +269,4 @@ def _fit_kernels(model, cfg: Config, recipe: Recipe, callbacks: list) -> list[tu
                    ("pass strides", _SLICES, _SLICES, "padding-free passes only")]
 
 
-__all__ = ["KeepDequantized", "Speedup", "measured_step", "recorded_checkpointing", "speed_up",
-           "set_gradient_checkpointing"]
+__all__ = ["KeepDequantized", "Speedup", "measured_step", "recorded_checkpointing", "speed_up"]
